@@ -1,0 +1,156 @@
+"""Run configuration: everything that defines a training run, validated with messages a student understands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Arch = Literal["mlp", "cnn"]
+Recon = Literal["mse", "bce"]
+Reduction = Literal["sum", "mean"]
+Output = Literal["tanh", "sigmoid"]
+LatentActivation = Literal["none", "sigmoid", "relu"]
+NoiseKind = Literal["gaussian", "mask"]
+Device = Literal["auto", "cpu", "cuda"]
+
+# Fields that do not change what is learned: left out of the run's identity.
+NOT_IDENTITY = {"name", "device", "epochs"}
+
+
+class ConfigError(ValueError):
+    """A config the engine refuses, with a one-line message saying what to change."""
+
+
+class RunConfig(BaseModel):
+    """One training run. Presets in `engine.presets` fill it with the lecture's exact settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("custom", description="label shown in the app; not part of the run identity")
+    dataset: str = Field("mnist", description="mnist | fashion-mnist | synthetic | a registered dataset")
+    train_limit: int | None = Field(None, ge=1, description="use only the first N training images (quick runs)")
+
+    arch: Arch = "mlp"
+    variational: bool = False
+    hidden: tuple[int, ...] = Field((128, 64, 12), description="MLP encoder hidden sizes; the decoder mirrors them")
+    latent_dim: int = Field(3, ge=1, le=4096)
+    latent_activation: LatentActivation = "none"
+    output: Output = "tanh"
+
+    recon: Recon = "mse"
+    recon_reduction: Reduction = Field(
+        "sum", description="sum: per-image sum over pixels; mean: nn.MSELoss-style mean over pixels (the lecture's AE code)"
+    )
+    beta: float = Field(1.0, description="weight of the KL term (VAEs)")
+    beta_warmup_epochs: int = Field(0, ge=0, description="ramp beta linearly from 0 over this many epochs")
+    noise_std: float = Field(0.0, description="denoising: corruption strength (Gaussian std, or masking probability)")
+    noise_kind: NoiseKind = "gaussian"
+    contractive_weight: float = 0.0
+    sparsity_weight: float = 0.0
+    sparsity_target: float = Field(0.05, description="target mean activation rho of each latent unit")
+
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = Field(128, ge=1, le=65536)
+    epochs: int = Field(10, ge=1, le=1000)
+    seed: int = Field(0, ge=0)
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        problems = list(_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # ---- identity -------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """The fields that determine the result (not device, label or epoch count)."""
+        from .data import variant
+
+        d = {k: v for k, v in self.model_dump(mode="json").items() if k not in NOT_IDENTITY}
+        resolved = variant(self.dataset)
+        if resolved != self.dataset:  # e.g. the full MNIST instead of the bundled test set
+            d["data"] = resolved
+        return d
+
+    def base_id(self) -> str:
+        """Same for runs that differ only in epoch count: a longer run can continue a shorter one."""
+        return _digest(self.identity())
+
+    def run_id(self) -> str:
+        """The run's identity: a stable hash of everything that matters for the weights after `epochs`."""
+        return f"{self.base_id()}-e{self.epochs}"
+
+    def short(self) -> str:
+        kind = ("vae" if self.variational else "ae")
+        return f"{self.name} · {self.arch}-{kind} · z={self.latent_dim} · {self.epochs} ep"
+
+
+def _digest(obj: dict) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _problems(c: RunConfig):
+    from .data import LOADERS
+
+    if c.dataset not in LOADERS:
+        yield f"unknown dataset '{c.dataset}'; choose one of: {', '.join(LOADERS)}"
+    if not (c.beta >= 0):
+        yield f"beta must be ≥ 0 (it weighs the KL term), got {c.beta}"
+    if c.beta > 1000:
+        yield f"beta must be ≤ 1000, got {c.beta}"
+    if not (0 < c.lr <= 10):
+        yield f"learning rate must be > 0 and ≤ 10, got {c.lr}"
+    if not (0 <= c.weight_decay < 1):
+        yield f"weight decay must be ≥ 0 and < 1, got {c.weight_decay}"
+    if c.noise_kind == "gaussian" and not (0 <= c.noise_std <= 2):
+        yield f"Gaussian noise std must be between 0 and 2 (pixels are in [0, 1]), got {c.noise_std}"
+    if c.noise_kind == "mask" and not (0 <= c.noise_std < 1):
+        yield f"masking probability must be between 0 and 1, got {c.noise_std}"
+    if c.contractive_weight < 0:
+        yield f"contractive weight must be ≥ 0, got {c.contractive_weight}"
+    if c.contractive_weight > 0 and c.variational:
+        yield "contractive weight needs an autoencoder with a deterministic encoder: turn off 'variational'"
+    if c.sparsity_weight < 0:
+        yield f"sparsity weight must be ≥ 0, got {c.sparsity_weight}"
+    if not (0 < c.sparsity_target < 1):
+        yield f"sparsity target rho must be strictly between 0 and 1, got {c.sparsity_target}"
+    if c.sparsity_weight > 0 and c.latent_activation != "sigmoid":
+        yield "sparsity needs latent activations in (0, 1): set the latent activation to 'sigmoid'"
+    if c.sparsity_weight > 0 and c.variational:
+        yield "sparsity applies to deterministic autoencoders: turn off 'variational' (the KL term already regularizes a VAE)"
+    if c.variational and c.latent_activation != "none":
+        yield "a VAE's latent is a Gaussian sample: set the latent activation to 'none'"
+    if c.recon == "bce" and c.output != "sigmoid":
+        yield "BCE reconstruction needs outputs in [0, 1]: choose the 'sigmoid' output (Tanh outputs [-1, 1])"
+    if any(h < 1 or h > 8192 for h in c.hidden):
+        yield f"hidden layer sizes must be between 1 and 8192, got {list(c.hidden)}"
+    if c.arch == "mlp" and len(c.hidden) > 8:
+        yield f"at most 8 hidden layers, got {len(c.hidden)}"
+    if c.beta_warmup_epochs and not c.variational:
+        yield "beta warm-up only applies to a VAE: set it to 0 or turn on 'variational'"
+
+
+def make_config(**fields) -> RunConfig:
+    """Build a RunConfig, turning pydantic's errors into one readable ConfigError line."""
+    try:
+        return RunConfig(**fields)
+    except ValidationError as e:
+        raise ConfigError(explain(e)) from None
+
+
+def explain(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown setting '{loc}'"
+        elif loc:
+            msg = f"{loc}: {msg}"
+        parts.append(msg)
+    return "; ".join(parts)

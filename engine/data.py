@@ -1,0 +1,175 @@
+"""Datasets as tensors. The default, `mnist`, works offline from the MNIST test set bundled in `data/mnist/`.
+
+A dataset is small enough to live on the training device whole, so batches are index slices, not a
+DataLoader. Images are float32 in [0, 1], shaped (N, C, H, W).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MNIST = ROOT / "data" / "mnist"
+HELDOUT = 1000  # the bundled set's fixed split: first 9,000 train, last 1,000 held out
+
+
+class DataUnavailable(RuntimeError):
+    """The dataset is not on this machine and cannot be fetched; the message says what to do."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    note: str  # what is used and why, shown to the user
+    classes: list[str] = field(default_factory=lambda: [str(i) for i in range(10)])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+
+def data_root() -> Path:
+    """Where full datasets are looked for and downloaded to (env AE_LAB_DATA, default `data/`)."""
+    return Path(os.environ.get("AE_LAB_DATA", ROOT / "data"))
+
+
+def _read_idx(path: Path) -> torch.Tensor:
+    """Read an IDX file (optionally gzipped) with torchvision's MNIST reader."""
+    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+
+    if path.suffix != ".gz":
+        return read_sn3_pascalvincent_tensor(str(path), strict=False)
+    with tempfile.NamedTemporaryFile(suffix=".idx") as tmp:
+        with gzip.open(path, "rb") as f:
+            tmp.write(f.read())
+        tmp.flush()
+        return read_sn3_pascalvincent_tensor(tmp.name, strict=False)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for p in (folder / stem, folder / f"{stem}.gz"):
+        if p.exists():
+            return p
+    return None
+
+
+def _full(folder: Path) -> tuple[torch.Tensor, ...] | None:
+    """The full train/test split if all four IDX files are in `folder` (plain or .gz), else None."""
+    paths = [_find(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    if not all(paths):
+        return None
+    return tuple(_read_idx(p) for p in paths)
+
+
+def _images(u8: torch.Tensor) -> torch.Tensor:
+    return (u8.float() / 255.0).unsqueeze(1)
+
+
+def variant(name: str) -> str:
+    """Which data a dataset name resolves to on this machine (cheap: looks at files only)."""
+    if name in ("mnist", "fashion-mnist"):
+        folder = data_root() / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+        if _find(folder, "train-images-idx3-ubyte"):
+            return f"{name}-full"
+    return name
+
+
+def load_mnist() -> Dataset:
+    full = _full(data_root() / "MNIST" / "raw")
+    if full:
+        trx, try_, tex, tey = full
+        return Dataset("mnist", _images(trx), try_.long(), _images(tex), tey.long(),
+                       f"Full MNIST from {data_root() / 'MNIST' / 'raw'}: 60,000 train / 10,000 held-out digits.")
+    x = _read_idx(BUNDLED_MNIST / "t10k-images-idx3-ubyte.gz")
+    y = _read_idx(BUNDLED_MNIST / "t10k-labels-idx1-ubyte.gz").long()
+    n = len(x) - HELDOUT
+    return Dataset("mnist", _images(x[:n]), y[:n], _images(x[n:]), y[n:],
+                   "Bundled MNIST test set (10,000 real digits, works offline): 9,000 train / 1,000 held-out. "
+                   "The full 60,000-digit training set is not on this machine; "
+                   "`python -m engine download mnist` fetches it where there is internet.")
+
+
+FASHION_CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
+
+
+def load_fashion() -> Dataset:
+    folder = data_root() / "FashionMNIST" / "raw"
+    full = _full(folder)
+    if not full:
+        raise DataUnavailable(
+            f"Fashion-MNIST is not on this machine (looked in {folder}): run `python -m engine download "
+            "fashion-mnist` on a machine with internet, or use the bundled 'mnist'.")
+    trx, try_, tex, tey = full
+    return Dataset("fashion-mnist", _images(trx), try_.long(), _images(tex), tey.long(),
+                   f"Fashion-MNIST from {folder}: 60,000 train / 10,000 held-out.", FASHION_CLASSES)
+
+
+def load_synthetic(n: int = 600, seed: int = 0) -> Dataset:
+    """Tiny offline stand-in (tests, smoke runs): 10 classes of blurred bars and blobs, 28×28."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    labels = torch.arange(n) % 10
+    cx = 6 + 1.6 * labels + torch.rand(n, generator=g) * 2
+    cy = 6 + 1.6 * (9 - labels) + torch.rand(n, generator=g) * 2
+    r = 3 + (labels % 3) + torch.rand(n, generator=g)
+    d2 = (xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2
+    img = torch.exp(-d2 / (2 * r[:, None, None] ** 2))
+    img = (img + 0.05 * torch.rand(img.shape, generator=g)).clamp(0, 1).unsqueeze(1)
+    k = n * 5 // 6
+    return Dataset("synthetic", img[:k], labels[:k], img[k:], labels[k:],
+                   f"Synthetic blobs ({n} images): a tiny offline stand-in for tests.")
+
+
+LOADERS: dict[str, Callable[[], Dataset]] = {
+    "mnist": load_mnist,
+    "fashion-mnist": load_fashion,
+    "synthetic": load_synthetic,
+}
+
+
+def register(name: str, loader: Callable[[], Dataset]) -> None:
+    """Add a dataset (e.g. generated physics data or a user's upload) under `name`."""
+    LOADERS[name] = loader
+    load.cache_clear()
+
+
+@lru_cache(maxsize=4)
+def load(name: str) -> Dataset:
+    if name not in LOADERS:
+        raise DataUnavailable(f"unknown dataset '{name}'; choose one of: {', '.join(LOADERS)}")
+    return LOADERS[name]()
+
+
+TV_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+
+
+def download(name: str) -> str:
+    """Fetch the full dataset through torchvision (needs internet); returns a one-line message."""
+    if name not in TV_CLASSES:
+        raise DataUnavailable(f"only {', '.join(TV_CLASSES)} can be downloaded, not '{name}'")
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, TV_CLASSES[name])
+    try:
+        cls(str(data_root()), train=True, download=True)
+        cls(str(data_root()), train=False, download=True)
+    except Exception as e:  # noqa: BLE001 - any network failure means the same to the user
+        raise DataUnavailable(
+            f"could not download {name} ({type(e).__name__}): this machine seems offline. "
+            f"The bundled MNIST test set still works; or copy the IDX files into {data_root() / TV_CLASSES[name] / 'raw'}."
+        ) from None
+    load.cache_clear()
+    return f"{name} downloaded to {data_root() / TV_CLASSES[name] / 'raw'}"

@@ -1,0 +1,174 @@
+"""Autoencoders and VAEs. With the preset settings these are layer for layer the lecture's models.
+
+Every model takes images shaped (B, C, H, W) and returns reconstructions of the same shape, so the
+trainer, the losses and the pages never care whether the inside is an MLP or a CNN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+
+
+@dataclass
+class Output:
+    recon: torch.Tensor  # (B, C, H, W), in the model's output range
+    z: torch.Tensor  # the code that was decoded (a sample for VAEs)
+    mu: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+
+
+def _act(name: str) -> nn.Module:
+    return {"sigmoid": nn.Sigmoid(), "relu": nn.ReLU(True), "none": nn.Identity(), "tanh": nn.Tanh()}[name]
+
+
+class AE(nn.Module):
+    """Deterministic autoencoder: x -> E(x) = z -> D(z)."""
+
+    variational = False
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> Output:
+        z = self.encode(x)
+        return Output(self.decode(z), z)
+
+
+class VAE(nn.Module):
+    """Variational autoencoder: the encoder outputs the mean and log-variance of q(z|x)."""
+
+    variational = True
+
+    def __init__(self, body: nn.Module, fc_mu: nn.Module, fc_logvar: nn.Module, decoder: nn.Module, latent_dim: int):
+        super().__init__()
+        self.body = body
+        self.fc_mu = fc_mu
+        self.fc_logvar = fc_logvar
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps: the randomness sits in eps, so gradients flow through mu and sigma."""
+        std = torch.exp(0.5 * logvar)
+        return mu + std * torch.randn_like(std)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> Output:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar) if self.training else mu
+        return Output(self.decode(z), z, mu, logvar)
+
+
+def _mlp(sizes: list[int]) -> list[nn.Module]:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU(True))
+    return layers
+
+
+def build_mlp(cfg: RunConfig, shape: tuple[int, ...]) -> nn.Module:
+    d = math.prod(shape)
+    hidden = list(cfg.hidden)
+    out = [_act(cfg.output), nn.Unflatten(1, shape)]
+    if not cfg.variational:
+        enc = nn.Sequential(nn.Flatten(), *_mlp([d, *hidden, cfg.latent_dim]), _act(cfg.latent_activation))
+        dec = nn.Sequential(*_mlp([cfg.latent_dim, *hidden[::-1], d]), *out)
+        return AE(enc, dec, cfg.latent_dim)
+    body = nn.Sequential(nn.Flatten(), *_mlp([d, *hidden]), *([nn.ReLU(True)] if hidden else []))
+    h = hidden[-1] if hidden else d
+    dec = nn.Sequential(*_mlp([cfg.latent_dim, *hidden[::-1], d]), *out)
+    return VAE(body, nn.Linear(h, cfg.latent_dim), nn.Linear(h, cfg.latent_dim), dec, cfg.latent_dim)
+
+
+CNN_CODE = 8 * 2 * 2  # the lecture CNN's bottleneck: 8 channels of 2x2
+
+
+def build_cnn(cfg: RunConfig, shape: tuple[int, ...]) -> nn.Module:
+    if tuple(shape[-2:]) != (28, 28):
+        raise ValueError(f"the CNN models are built for 28×28 images, this dataset has {shape[-2]}×{shape[-1]}: use the MLP")
+    c = shape[0]
+    if not cfg.variational:
+        # The lecture's layers, with its shape comments.
+        enc: list[nn.Module] = [
+            nn.Conv2d(c, 16, 3, stride=3, padding=1),  # b, 16, 10, 10
+            nn.ReLU(True),
+            nn.MaxPool2d(2, stride=2),  # b, 16, 5, 5
+            nn.Conv2d(16, 8, 3, stride=2, padding=1),  # b, 8, 3, 3
+            nn.ReLU(True),
+            nn.MaxPool2d(2, stride=1),  # b, 8, 2, 2
+        ]
+        dec: list[nn.Module] = [
+            nn.ConvTranspose2d(8, 16, 3, stride=2),  # b, 16, 5, 5
+            nn.ReLU(True),
+            nn.ConvTranspose2d(16, 8, 5, stride=3, padding=1),  # b, 8, 15, 15
+            nn.ReLU(True),
+            nn.ConvTranspose2d(8, c, 2, stride=2, padding=1),  # b, 1, 28, 28
+            _act(cfg.output),
+        ]
+        if cfg.latent_dim == CNN_CODE:
+            # The code is the feature map itself, flattened so every model has (B, latent_dim) codes.
+            enc += [nn.Flatten(), _act(cfg.latent_activation)]
+            dec = [nn.Unflatten(1, (8, 2, 2)), *dec]
+        else:
+            # A linear bottleneck around the lecture's conv stack gives any latent size (e.g. 2 for a map).
+            enc += [nn.Flatten(), nn.Linear(CNN_CODE, cfg.latent_dim), _act(cfg.latent_activation)]
+            dec = [nn.Linear(cfg.latent_dim, CNN_CODE), nn.ReLU(True), nn.Unflatten(1, (8, 2, 2)), *dec]
+        return AE(nn.Sequential(*enc), nn.Sequential(*dec), cfg.latent_dim)
+    body = nn.Sequential(
+        nn.Conv2d(c, 16, 4, stride=2, padding=1),  # b, 16, 14, 14
+        nn.ReLU(True),
+        nn.Conv2d(16, 32, 4, stride=2, padding=1),  # b, 32, 7, 7
+        nn.ReLU(True),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 256),
+        nn.ReLU(True),
+    )
+    dec = nn.Sequential(
+        nn.Linear(cfg.latent_dim, 256),
+        nn.ReLU(True),
+        nn.Linear(256, 32 * 7 * 7),
+        nn.ReLU(True),
+        nn.Unflatten(1, (32, 7, 7)),
+        nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1),  # b, 16, 14, 14
+        nn.ReLU(True),
+        nn.ConvTranspose2d(16, c, 4, stride=2, padding=1),  # b, 1, 28, 28
+        _act(cfg.output),
+    )
+    return VAE(body, nn.Linear(256, cfg.latent_dim), nn.Linear(256, cfg.latent_dim), dec, cfg.latent_dim)
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def build_model(cfg: RunConfig, shape: tuple[int, ...] = (1, 28, 28)) -> nn.Module:
+    """The model for `cfg`, for images of `shape` (C, H, W)."""
+    return BUILDERS[cfg.arch](cfg, tuple(shape))
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
