@@ -16,7 +16,8 @@ EXIT_USAGE = 2
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse would print the whole usage)
-        self.exit(EXIT_USAGE, f"error: {message} (see `python -m engine {self.prog.split()[-1]} --help`)\n")
+        cmd = " ".join(["python -m engine", *self.prog.split()[1:]])  # prog is "engine" or "engine train"
+        self.exit(EXIT_USAGE, f"error: {message} (see `{cmd} --help`)\n")
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -137,6 +138,9 @@ def build_parser() -> Parser:
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_bench)
+
+    from . import cli_jobs  # noqa: F401 - registers the job subcommands (submit, status, ...)
+    from . import export, ising  # noqa: F401 - register `export` and `ising`
 
     for register in EXTRA_COMMANDS:
         register(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -42,7 +43,8 @@ class RunConfig(BaseModel):
 
     recon: Recon = "mse"
     recon_reduction: Reduction = Field(
-        "sum", description="sum: per-image sum over pixels; mean: nn.MSELoss-style mean over pixels (the lecture's AE code)"
+        "sum",
+        description="sum: per-image sum over pixels; mean: nn.MSELoss-style mean over pixels (the lecture's AE code)",
     )
     beta: float = Field(1.0, description="weight of the KL term (VAEs)")
     beta_warmup_epochs: int = Field(0, ge=0, description="ramp beta linearly from 0 over this many epochs")
@@ -111,18 +113,19 @@ def _problems(c: RunConfig):
         yield f"Gaussian noise std must be between 0 and 2 (pixels are in [0, 1]), got {c.noise_std}"
     if c.noise_kind == "mask" and not (0 <= c.noise_std < 1):
         yield f"masking probability must be between 0 and 1, got {c.noise_std}"
-    if c.contractive_weight < 0:
-        yield f"contractive weight must be ≥ 0, got {c.contractive_weight}"
+    if not (0 <= c.contractive_weight < math.inf):  # also refuses NaN and inf
+        yield f"contractive weight must be a finite number ≥ 0, got {c.contractive_weight}"
     if c.contractive_weight > 0 and c.variational:
         yield "contractive weight needs an autoencoder with a deterministic encoder: turn off 'variational'"
-    if c.sparsity_weight < 0:
-        yield f"sparsity weight must be ≥ 0, got {c.sparsity_weight}"
+    if not (0 <= c.sparsity_weight < math.inf):
+        yield f"sparsity weight must be a finite number ≥ 0, got {c.sparsity_weight}"
     if not (0 < c.sparsity_target < 1):
         yield f"sparsity target rho must be strictly between 0 and 1, got {c.sparsity_target}"
     if c.sparsity_weight > 0 and c.latent_activation != "sigmoid":
         yield "sparsity needs latent activations in (0, 1): set the latent activation to 'sigmoid'"
     if c.sparsity_weight > 0 and c.variational:
-        yield "sparsity applies to deterministic autoencoders: turn off 'variational' (the KL term already regularizes a VAE)"
+        yield ("sparsity applies to deterministic autoencoders: turn off 'variational' "
+               "(the KL term already regularizes a VAE)")
     if c.variational and c.latent_activation != "none":
         yield "a VAE's latent is a Gaussian sample: set the latent activation to 'none'"
     if c.recon == "bce" and c.output != "sigmoid":

@@ -65,10 +65,12 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
 def _full(folder: Path) -> tuple[torch.Tensor, ...] | None:
     """The full train/test split if all four IDX files are in `folder` (plain or .gz), else None."""
-    paths = [_find(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    paths = [_find(folder, s) for s in IDX_FILES]
     if not all(paths):
         return None
     return tuple(_read_idx(p) for p in paths)
@@ -82,7 +84,7 @@ def variant(name: str) -> str:
     """Which data a dataset name resolves to on this machine (cheap: looks at files only)."""
     if name in ("mnist", "fashion-mnist"):
         folder = data_root() / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
-        if _find(folder, "train-images-idx3-ubyte"):
+        if all(_find(folder, s) for s in IDX_FILES):  # the same test `_full` uses to load it
             return f"{name}-full"
     return name
 
@@ -146,11 +148,19 @@ def register(name: str, loader: Callable[[], Dataset]) -> None:
     load.cache_clear()
 
 
-@lru_cache(maxsize=4)
 def load(name: str) -> Dataset:
+    """The dataset `name`, loaded once per process and data folder (a changed AE_LAB_DATA loads afresh)."""
+    return _load(name, str(data_root()))
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, root: str) -> Dataset:
     if name not in LOADERS:
         raise DataUnavailable(f"unknown dataset '{name}'; choose one of: {', '.join(LOADERS)}")
     return LOADERS[name]()
+
+
+load.cache_clear = _load.cache_clear  # type: ignore[attr-defined]  # callers clear it after adding data
 
 
 TV_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
@@ -169,7 +179,47 @@ def download(name: str) -> str:
     except Exception as e:  # noqa: BLE001 - any network failure means the same to the user
         raise DataUnavailable(
             f"could not download {name} ({type(e).__name__}): this machine seems offline. "
-            f"The bundled MNIST test set still works; or copy the IDX files into {data_root() / TV_CLASSES[name] / 'raw'}."
+            "The bundled MNIST test set still works; or copy the IDX files into "
+            f"{data_root() / TV_CLASSES[name] / 'raw'}."
         ) from None
     load.cache_clear()
     return f"{name} downloaded to {data_root() / TV_CLASSES[name] / 'raw'}"
+
+
+# ---- datasets defined in other modules ---------------------------------------------------------
+# Generated Ising configurations (engine/ising.py) and uploads (engine/uploads.py) are named
+# "ising", "ising-<hash>" and "upload-<hash>". They resolve lazily, in any process (a worker
+# validating a RunConfig too), from the files those modules keep under data_root().
+def _resolve_extra(name: str) -> Callable[[], Dataset] | None:
+    if name == "ising" or name.startswith("ising-"):
+        from .ising import resolve
+    elif name.startswith("upload-"):
+        from .uploads import resolve
+    elif "-without-" in name:  # a dataset minus one training class (anomaly detection, engine/applications.py)
+        from .applications import resolve
+    else:
+        return None
+    return resolve(name)
+
+
+class _Loaders(dict):
+    """LOADERS, plus names that `_resolve_extra` finds on disk (registered on first look-up)."""
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or (isinstance(name, str) and self._extra(name) is not None)
+
+    def __missing__(self, name: str) -> Callable[[], Dataset]:
+        loader = self._extra(name)
+        if loader is None:
+            raise KeyError(name)
+        return loader
+
+    def _extra(self, name: str) -> Callable[[], Dataset] | None:
+        loader = _resolve_extra(name)
+        if loader is not None:
+            dict.__setitem__(self, name, loader)
+        return loader
+
+
+LOADERS = _Loaders(LOADERS)
+LOADERS["ising"] = lambda: _resolve_extra("ising")()  # listed among the datasets; imports engine.ising when used

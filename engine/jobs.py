@@ -94,6 +94,9 @@ class Backend(ABC):
     def delete(self, job_id: str) -> None:
         """Forget the job and delete its checkpoint (cancels it first if running)."""
 
+    def prewarm(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Get ready so the next submit starts fast (e.g. a preloaded worker process). Optional."""
+
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.2) -> JobInfo:
         """Block until the job is finished (or `timeout` seconds pass); returns its last JobInfo."""
         import time

@@ -84,7 +84,7 @@ class VAE(nn.Module):
 def _mlp(sizes: list[int]) -> list[nn.Module]:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU(True))
@@ -110,7 +110,8 @@ CNN_CODE = 8 * 2 * 2  # the lecture CNN's bottleneck: 8 channels of 2x2
 
 def build_cnn(cfg: RunConfig, shape: tuple[int, ...]) -> nn.Module:
     if tuple(shape[-2:]) != (28, 28):
-        raise ValueError(f"the CNN models are built for 28×28 images, this dataset has {shape[-2]}×{shape[-1]}: use the MLP")
+        raise ValueError(f"the CNN models are built for 28×28 images, this dataset has {shape[-2]}×{shape[-1]}: "
+                         "use the MLP")
     c = shape[0]
     if not cfg.variational:
         # The lecture's layers, with its shape comments.

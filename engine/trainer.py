@@ -8,6 +8,7 @@ that never stopped, and a 20-epoch run can continue a finished 10-epoch run of t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -161,7 +162,8 @@ def snapshot(model, cfg: RunConfig, test_x: torch.Tensor, test_y: torch.Tensor, 
     if fixed_z is not None:
         snap["samples"] = to_uint8(to_pixels(model.decode(fixed_z), cfg))
     n = N_LATENT if model.latent_dim <= 64 else 200
-    codes = [_code(model, to_model(test_x[i:i + 500], cfg)) for i in range(0, min(n, len(test_x)), 500)]
+    n = min(n, len(test_x))
+    codes = [_code(model, to_model(test_x[i:min(i + 500, n)], cfg)) for i in range(0, n, 500)]
     snap["latent"] = torch.cat(codes).float().cpu()
     snap["labels"] = test_y[:len(snap["latent"])].cpu()
     model.train()
@@ -195,9 +197,10 @@ def train(
 
     if use_cache and store.is_complete(run_id):
         m = store.meta(run_id)
-        report({"type": "done", "status": "completed", "cached": True, "run_id": run_id, "message": "already trained — loaded from cache"})
+        msg = "already trained — loaded from cache"
+        report({"type": "done", "status": "completed", "cached": True, "run_id": run_id, "message": msg})
         return TrainResult(run_id, ckpt, True, "completed", m.get("epochs_done", cfg.epochs), m.get("train") or {},
-                           m.get("heldout") or {}, [], "already trained — loaded from cache")
+                           m.get("heldout") or {}, [], msg)
 
     device = resolve_device(cfg.device)
     data = load(cfg.dataset)
@@ -209,12 +212,14 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fixed_z = None
     if model.variational:
-        fixed_z = torch.randn(N_SAMPLES, cfg.latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1)).to(device)
+        g = torch.Generator().manual_seed(cfg.seed + 1)
+        fixed_z = torch.randn(N_SAMPLES, cfg.latent_dim, generator=g).to(device)
 
     # Where to start: our own interrupted checkpoint, else a finished shorter run with the same settings.
     start = 0
     history: dict = {"steps": [], "epochs": [], "events": []}
     beta_override: float | None = None
+    last_lr = cfg.lr
     source = run_id if store.load_state(run_id) is not None else (store.continuation(cfg) if use_cache else None)
     if use_cache and source:
         state = store.load_state(source, device)
@@ -222,6 +227,7 @@ def train(
         opt.load_state_dict(state["optim"])
         start = state["epoch"]
         beta_override = state.get("beta_override")
+        last_lr = opt.param_groups[0]["lr"]  # a learning rate steered during the earlier part stays in effect
         history = store.history(source)
         history["steps"] = [s for s in history["steps"] if s["epoch"] <= start]
         history["epochs"] = [e for e in history["epochs"] if e["epoch"] <= start]
@@ -239,11 +245,11 @@ def train(
     log_every = max(1, steps_per_epoch // 25)
     step = start * steps_per_epoch
     report({"type": "start", "run_id": run_id, "epoch": start, "epochs": cfg.epochs, "device": str(device),
-            "steps_per_epoch": steps_per_epoch, "params": n_params(model), "data_note": data.note, "resumed_from": source})
+            "steps_per_epoch": steps_per_epoch, "params": n_params(model), "data_note": data.note,
+            "resumed_from": source})
 
     epoch_seconds: list[float] = []
     status, message = "completed", ""
-    last_lr = cfg.lr
     try:
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
@@ -256,7 +262,8 @@ def train(
                     new_beta, new_lr = ctl.get("beta"), ctl.get("lr")
                     if new_beta is not None and new_beta != beta_override:
                         beta_override = float(new_beta)
-                        history["events"].append({"kind": "beta", "step": step, "epoch": epoch + 1, "value": beta_override})
+                        history["events"].append(
+                            {"kind": "beta", "step": step, "epoch": epoch + 1, "value": beta_override})
                     if new_lr is not None and new_lr != last_lr:
                         last_lr = float(new_lr)
                         for g in opt.param_groups:
@@ -264,7 +271,8 @@ def train(
                         history["events"].append({"kind": "lr", "step": step, "epoch": epoch + 1, "value": last_lr})
                 beta = _beta(cfg, beta_override, epoch + i / steps_per_epoch)
                 xb = train_x[perm[i * bs:(i + 1) * bs]]
-                loss, vals = objective(model, cfg, xb, beta)
+                with _nan_guard(model, xb, cfg, last_lr, epoch, step):
+                    loss, vals = objective(model, cfg, xb, beta)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -280,19 +288,21 @@ def train(
                         raise Diverged(_diverged_message(cfg, last_lr, epoch, step, means[-1]))
                     now = time.perf_counter()
                     point = {"epoch": epoch + 1, "step": step, "progress": epoch + (i + 1) / steps_per_epoch,
-                             **dict(zip(TERMS, means)), "beta": beta, "lr": last_lr,
+                             **dict(zip(TERMS, means, strict=True)), "beta": beta, "lr": last_lr,
                              "images_per_s": n_win / max(now - t_win, 1e-9)}
                     history["steps"].append(point)
                     report({"type": "step", **point})
                     window, t_win, n_win = 0, now, 0
                     acc = []
                 if should_stop():
-                    status, message = "stopped", f"stopped during epoch {epoch + 1}; kept the checkpoint of epoch {epoch}"
+                    status = "stopped"
+                    message = f"stopped during epoch {epoch + 1}; kept the checkpoint of epoch {epoch}"
                     break
             if status == "stopped":
                 break
-            train_means = dict(zip(TERMS, (epoch_sum / steps_per_epoch).tolist()))
-            held = evaluate(model, cfg, test_x, _beta(cfg, beta_override, epoch + 1))
+            train_means = dict(zip(TERMS, (epoch_sum / steps_per_epoch).tolist(), strict=True))
+            with _nan_guard(model, test_x[:N_RECON], cfg, last_lr, epoch, step):
+                held = evaluate(model, cfg, test_x, _beta(cfg, beta_override, epoch + 1))
             if not math.isfinite(held["loss"]):
                 raise Diverged(_diverged_message(cfg, last_lr, epoch, step, held["loss"]))
             seconds = time.perf_counter() - t0
@@ -323,6 +333,22 @@ def _beta(cfg: RunConfig, override: float | None, progress: float) -> float:
     if cfg.beta_warmup_epochs > 0:
         return cfg.beta * min(1.0, progress / cfg.beta_warmup_epochs)
     return cfg.beta
+
+
+@contextlib.contextmanager
+def _nan_guard(model, x01: torch.Tensor, cfg: RunConfig, lr: float, epoch: int, step: int):
+    """Blown-up weights make some ops raise (BCE refuses NaN probabilities) before the loss check sees a
+    NaN: report that as divergence too. An error while the model's outputs on `x01` are finite is a real
+    bug and propagates."""
+    try:
+        yield
+    except RuntimeError:
+        with torch.no_grad():
+            finite = all(torch.isfinite(p).all() for p in model.parameters()) and bool(
+                torch.isfinite(model(to_model(x01, cfg)).recon).all())
+        if finite:
+            raise
+        raise Diverged(_diverged_message(cfg, lr, epoch, step, float("nan"))) from None
 
 
 def _diverged_message(cfg: RunConfig, lr: float, epoch: int, step: int, value: float) -> str:

@@ -1,0 +1,229 @@
+"""What autoencoders are used for: compression (vs PCA), denoising, anomaly detection, generation.
+
+Pure torch. Runs are RunConfigs trained through the checkpoint cache like every other run; the functions
+here compute scores, curves and images from trained models for the Applications page and the tests.
+Anomaly detection trains on `<dataset>-without-<digit>`: the dataset with one class removed from the
+training set (its held-out set keeps every class, so the removed digit is the anomaly).
+"""
+
+from __future__ import annotations
+
+import io
+
+import torch
+
+from .config import RunConfig
+from .data import Dataset, load
+from .lessons import Size, budget, codes, decode, named, reconstruct, sq_err
+from .losses import kl_per_image, recon_per_image
+from .presets import preset
+from .trainer import to_model
+
+# ---- compression: PCA vs autoencoders --------------------------------------------------------------
+KS = (2, 4, 8, 16, 32)
+
+
+def pca_fit(x01: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean (D,), top-k principal directions (k, D)) of images via torch.linalg.svd."""
+    flat = x01.flatten(1).double()
+    mean = flat.mean(0)
+    _, _, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+    return mean, vh[:k]
+
+
+def pca_errors(train_x: torch.Tensor, test_x: torch.Tensor, ks=KS) -> list[float]:
+    """Held-out squared error per image (summed over pixels in [0, 1]) of the best rank-k linear code, per k."""
+    mean, vh = pca_fit(train_x, max(ks))
+    t = test_x.flatten(1).double() - mean
+    out = []
+    for k in ks:
+        v = vh[:k]
+        rec = (t @ v.T) @ v
+        out.append(float((rec - t).pow(2).sum(1).mean()))
+    return out
+
+
+def compression_specs(size: Size, ks=KS) -> dict[str, RunConfig]:
+    """One MLP autoencoder (784-256-k) per latent size k, no regularization."""
+    b = budget(size)
+    extra = dict(batch_size=32) if size == "test" else {}
+    return {f"k={k}": named(preset("denoising-ae", noise_std=0.0, latent_dim=k, **b, **extra), f"compress-ae-{k}")
+            for k in ks}
+
+
+def compression_table(train_x: torch.Tensor, test_x: torch.Tensor, models: dict[int, tuple] | None = None,
+                      ks=KS) -> list[dict]:
+    """Rows {method, k, error} for PCA at every k and for each trained AE (`models`: k -> (cfg, model))."""
+    rows = [{"method": "PCA (linear)", "k": k, "error": e} for k, e in zip(ks, pca_errors(train_x, test_x, ks))]
+    for k, (cfg, model) in sorted((models or {}).items()):
+        rows.append({"method": "autoencoder", "k": k, "error": float(sq_err(reconstruct(model, cfg, test_x), test_x).mean())})
+    return rows
+
+
+# ---- anomaly detection -----------------------------------------------------------------------------
+def without(base: str, digit: int) -> str:
+    return f"{base}-without-{digit}"
+
+
+def resolve(name: str):
+    """Loader for '<base>-without-<class>' (None if `name` is not of that form); used by engine.data."""
+    base, sep, cls = name.rpartition("-without-")
+    if not sep or not cls.isdigit() or not base:
+        return None
+    c = int(cls)
+
+    def loader() -> Dataset:
+        d = load(base)
+        if not 0 <= c < len(d.classes):
+            raise ValueError(f"class {c} does not exist in '{base}' (0–{len(d.classes) - 1})")
+        keep = d.train_y != c
+        return Dataset(name, d.train_x[keep], d.train_y[keep], d.test_x, d.test_y,
+                       f"{d.note} Training images of class {d.classes[c]} removed ({int((~keep).sum())} images): "
+                       "they are the anomaly.", d.classes)
+
+    return loader
+
+
+def anomaly_specs(size: Size, digit: int = 8, base: str = "mnist") -> dict[str, RunConfig]:
+    """An AE and a VAE trained on every digit but `digit`."""
+    b = budget(size)
+    extra = dict(batch_size=32) if size == "test" else {}
+    ds = without(base, digit)
+    return {"ae": named(preset("denoising-ae", noise_std=0.0, latent_dim=8, dataset=ds, **b,
+                         **extra), f"anomaly-ae-no{digit}"),
+            "vae": named(preset("seed-vae", latent_dim=8, dataset=ds, **b, **extra), f"anomaly-vae-no{digit}")}
+
+
+@torch.no_grad()
+def recon_scores(model, cfg: RunConfig, x01: torch.Tensor) -> torch.Tensor:
+    """Anomaly score = reconstruction error of each image (pixel space): high = unlike the training data."""
+    return sq_err(reconstruct(model, cfg, x01), x01)
+
+
+@torch.no_grad()
+def elbo_scores(model, cfg: RunConfig, x01: torch.Tensor, samples: int = 4, seed: int = 0) -> torch.Tensor:
+    """Negative ELBO of each image (recon + KL, averaged over `samples` draws of z): a VAE's anomaly score."""
+    if not model.variational:
+        raise ValueError("the ELBO needs a VAE")
+    dev = next(model.parameters()).device
+    out = []
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for i in range(0, len(x01), 500):
+            t = to_model(x01[i:i + 500].to(dev), cfg)
+            mu, logvar = model.encode(t)
+            rec = sum(recon_per_image(model.decode(model.reparameterize(mu, logvar)), t, cfg.recon)
+                      for _ in range(samples)) / samples
+            out.append((rec + kl_per_image(mu, logvar)).cpu())
+    return torch.cat(out)
+
+
+def roc(scores: torch.Tensor, positive: torch.Tensor) -> dict:
+    """ROC curve and AUC for `scores` (higher = more anomalous) against boolean `positive` (is an anomaly).
+
+    AUC = P(score of a random anomaly > score of a random normal image), ties counted half (Mann–Whitney)."""
+    s, p = scores.double().flatten(), positive.bool().flatten()
+    n_pos, n_neg = int(p.sum()), int((~p).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC needs both anomalies and normal images")
+    order = torch.argsort(s, descending=True)
+    s_sorted, p_sorted = s[order], p[order].double()
+    tp, fp = torch.cumsum(p_sorted, 0), torch.cumsum(1 - p_sorted, 0)
+    last = torch.cat([s_sorted[1:] != s_sorted[:-1], torch.tensor([True])])  # end of each group of tied scores
+    tpr = torch.cat([torch.zeros(1), tp[last] / n_pos])
+    fpr = torch.cat([torch.zeros(1), fp[last] / n_neg])
+    auc = float(torch.trapezoid(tpr, fpr))
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": auc}
+
+
+def anomaly_report(scores: torch.Tensor, labels: torch.Tensor, digit: int, x01: torch.Tensor, top: int = 16) -> dict:
+    """AUC, ROC, scores split by normal/anomaly, and the most anomalous images (uint8) with their labels."""
+    pos = labels == digit
+    r = roc(scores, pos)
+    idx = torch.argsort(scores, descending=True)[:top]
+    return {**r, "scores": scores.tolist(), "is_anomaly": pos.tolist(), "top": (x01[idx].clamp(0, 1) * 255).round()
+            .to(torch.uint8), "top_labels": labels[idx].tolist(), "top_scores": scores[idx].tolist(),
+            "precision_at_top": float(pos[idx].float().mean())}
+
+
+# ---- denoising an image the user gives -------------------------------------------------------------
+MAX_UPLOAD = 5 * 2**20
+MAX_PIXELS = 4096 * 4096
+
+
+class ImageError(ValueError):
+    """An upload that cannot be used; the message (one line) says what to do."""
+
+
+def image_from_bytes(data: bytes, name: str = "upload") -> torch.Tensor:
+    """A PNG/JPG (any size/colour) -> a (1, 1, 28, 28) digit in [0, 1], white on black like MNIST.
+
+    Converted to grayscale, padded to a square, resized to 28×28; a light background is inverted."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageError(f"{name} is empty: choose a PNG or JPG image")
+    if len(data) > MAX_UPLOAD:
+        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MB: images up to {MAX_UPLOAD // 2**20} MB are accepted")
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.format not in ("PNG", "JPEG"):
+            raise ImageError(f"{name} is a {img.format or 'unknown'} file: upload a PNG or JPG")
+        if img.width * img.height > MAX_PIXELS:
+            raise ImageError(f"{name} is {img.width}×{img.height} pixels: use an image under 16 megapixels")
+        img.load()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ImageError(f"{name} could not be read as an image: upload a PNG or JPG") from None
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, img.convert("RGBA"))
+    g = img.convert("L")
+    side = max(g.size)
+    square = Image.new("L", (side, side), color=_border_colour(g))
+    square.paste(g, ((side - g.width) // 2, (side - g.height) // 2))
+    small = square.resize((28, 28), Image.Resampling.LANCZOS)
+    x = torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).float().view(1, 1, 28, 28) / 255
+    if float(x[..., 0, :].mean() + x[..., -1, :].mean() + x[..., :, 0].mean() + x[..., :, -1].mean()) / 4 > 0.5:
+        x = 1 - x  # dark ink on light paper -> MNIST's light ink on black
+    return x.clamp(0, 1)
+
+
+def _border_colour(g) -> int:
+    w, h = g.size
+    px = [g.getpixel((0, 0)), g.getpixel((w - 1, 0)), g.getpixel((0, h - 1)), g.getpixel((w - 1, h - 1))]
+    return int(sum(px) / 4)
+
+
+@torch.no_grad()
+def denoise(model, cfg: RunConfig, x01: torch.Tensor, level: float, seed: int = 0, kind: str = "gaussian") -> dict:
+    """Corrupt `x01` (N, 1, 28, 28) and clean it with `model`: noisy and cleaned images and their errors."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "gaussian":
+        noisy = (x01 + level * torch.randn(x01.shape, generator=g)).clamp(0, 1)
+    else:
+        noisy = x01 * (torch.rand(x01.shape, generator=g) >= level)
+    clean = reconstruct(model, cfg, noisy)
+    return {"noisy": noisy, "clean": clean, "err_noisy": sq_err(noisy, x01).tolist(),
+            "err_clean": sq_err(clean, x01).tolist()}
+
+
+# ---- generation -------------------------------------------------------------------------------------
+@torch.no_grad()
+def sample(model, cfg: RunConfig, n: int = 16, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
+    """Decode n codes drawn from the prior N(0, temperature²·I): images in [0, 1]."""
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)) * temperature
+    return decode(model, cfg, z)
+
+
+@torch.no_grad()
+def interpolate(model, cfg: RunConfig, a01: torch.Tensor, b01: torch.Tensor, steps: int = 10) -> dict:
+    """Walk in a straight line from the code of image a to the code of image b and decode each point;
+    next to it, the same walk in pixel space (a cross-fade) for contrast."""
+    za, zb = codes(model, cfg, a01.view(1, *a01.shape[-3:])), codes(model, cfg, b01.view(1, *b01.shape[-3:]))
+    t = torch.linspace(0, 1, steps).view(-1, 1)
+    latent = decode(model, cfg, za + t * (zb - za))
+    tt = t.view(-1, 1, 1, 1)
+    pixels = a01.view(1, *a01.shape[-3:]) * (1 - tt) + b01.view(1, *b01.shape[-3:]) * tt
+    return {"latent": latent, "pixels": pixels}

@@ -1,0 +1,81 @@
+"""Benchmark of the embedded backend: submit → first metrics point for the lecture's seed VAE on MNIST.
+
+`python -m engine bench-jobs` (or `python -m engine.bench_jobs`). Real processes, a throw-away
+checkpoint folder. Prints, for a warm worker (the normal case: the supervisor keeps one preloaded) and a
+cold start (a fresh Python importing torch), the seconds from `submit()` returning control to the first
+step point being readable through `metrics()`, and how long `cancel()` takes until the worker is gone.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+
+def first_point(backend, cfg, timeout: float = 120.0) -> tuple[str, float]:
+    """(job id, seconds from submit to the first step point visible through metrics())."""
+    t0 = time.perf_counter()
+    job_id = backend.submit(cfg)
+    while time.perf_counter() - t0 < timeout:
+        if backend.metrics(job_id)["steps"]:
+            return job_id, time.perf_counter() - t0
+        time.sleep(0.002)
+    raise TimeoutError(f"no metrics point after {timeout:.0f} s: {backend.status(job_id)}")
+
+
+def cancel_seconds(backend, job_id: str) -> float:
+    from .worker import alive
+
+    pid = backend.processes(job_id)
+    t0 = time.perf_counter()
+    backend.cancel(job_id)
+    while backend.status(job_id).status == "running" or (pid and alive(pid[0])):
+        time.sleep(0.002)
+    return time.perf_counter() - t0
+
+
+def main(repeats: int = 3) -> int:
+    from .embedded import EmbeddedBackend
+    from .presets import preset
+
+    tmp = tempfile.mkdtemp(prefix="ae-lab-bench-jobs-")
+    warm_b = cold_b = None
+    try:
+        warm_b = EmbeddedBackend(f"{tmp}/warm", warm=True, max_jobs=1)
+        t0 = time.perf_counter()
+        if not warm_b.prewarm(wait=True):
+            print("the warm worker did not come up; see", warm_b.db.log_path, file=sys.stderr)
+            return 1
+        print(f"warm worker ready after {time.perf_counter() - t0:.2f} s (supervisor + torch + MNIST, once)")
+        warm, cancels = [], []
+        for r in range(repeats):
+            warm_b.prewarm(wait=True)
+            job_id, s = first_point(warm_b, preset("seed-vae", epochs=2, seed=100 + r))
+            warm.append(s)
+            time.sleep(0.5)  # let it train a little, then measure cancel
+            cancels.append(cancel_seconds(warm_b, job_id))
+            print(f"  run {r + 1}: first point {s:.3f} s, cancel → worker gone {cancels[-1]:.3f} s")
+        warm_b.shutdown()
+
+        cold_b = EmbeddedBackend(f"{tmp}/cold", warm=False, max_jobs=1)
+        job_id, cold = first_point(cold_b, preset("seed-vae", epochs=2, seed=999))
+        cold_b.cancel(job_id)
+        cold_b.shutdown()
+
+        print(f"submit → first metrics point, seed VAE on MNIST (784-400-20, batch 128), {repeats} runs:")
+        print(f"  warm worker: median {statistics.median(warm):.3f} s (max {max(warm):.3f} s; target ≤ 1.5 s)")
+        print(f"  cold start (no warm worker, fresh Python + torch): {cold:.3f} s")
+        print(f"cancel → worker process gone: median {statistics.median(cancels):.3f} s (target ≤ 1 s)")
+        return 0
+    finally:
+        for b in (warm_b, cold_b):
+            if b is not None:
+                b.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

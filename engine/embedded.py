@@ -1,0 +1,353 @@
+"""The embedded backend (the default): jobs run in worker processes on this machine; no service needed.
+
+All state is on disk under <checkpoints>/jobs/ (see `engine.worker.JobDB`), so the Streamlit server, the
+CLI and a restarted server (a new EmbeddedBackend) see the same jobs. Processes:
+
+- each job runs `engine.trainer.train` in its own fresh process (never forked from the app: no CUDA
+  state is inherited), so a crash or an out-of-memory error never takes the app down;
+- a small supervisor (`engine.worker.Pool`, started on demand, in its own session so it outlives a CLI
+  `submit`) starts queued jobs FIFO up to the concurrency limit, keeps one warm process (torch and
+  MNIST loaded) for a fast start, reaps workers and records how they died;
+- nothing relies on that supervisor: every call here reconciles the table (a running job whose process
+  is gone -> failed with the reason; queued work and no supervisor -> start one).
+
+Jobs keep running when the app restarts (the new server attaches to them). A job stopped by a signal
+(SIGTERM/SIGINT/SIGHUP, e.g. at shutdown) or by a machine restart is `interrupted`; one whose process
+died (killed, OOM) is `failed`; both resume from their last epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .config import RunConfig
+from .jobs import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo
+from .store import Store
+from .worker import (CANCEL_GRACE_S, PROJECT, WORKER, JobDB, alive, dead_worker_message, default_max_jobs,
+                     describe_exit)
+
+INFO_FIELDS = {f.name for f in fields(JobInfo)}
+ACTIVE_STATUSES = (QUEUED, RUNNING)
+
+
+def _env_int(name: str) -> int | None:
+    v = os.environ.get(name)
+    if not v:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise JobError(f"{name} must be a whole number, got '{v}'") from None
+
+
+class EmbeddedBackend(Backend):
+    """Worker processes on this machine; `max_jobs` at a time (default: 1 per GPU, 1 on CPU; $AE_LAB_MAX_JOBS)."""
+
+    name = "embedded"
+
+    def __init__(self, root: str | Path | None = None, max_jobs: int | None = None, warm: bool | None = None,
+                 idle_s: float | None = None):
+        """warm: keep a preloaded worker process ready (default on; $AE_LAB_WARM=0 turns it off).
+        idle_s: the supervisor and its warm process exit after this many seconds without jobs."""
+        self.store = Store(root)
+        self.root = self.store.root
+        self.db = JobDB(self.root)
+        max_jobs = max_jobs if max_jobs is not None else _env_int("AE_LAB_MAX_JOBS")
+        if max_jobs is not None and max_jobs < 1:
+            raise JobError(f"the concurrency limit must be at least 1, got {max_jobs}")
+        given = {k: v for k, v in {"max_jobs": max_jobs, "warm": warm, "idle_s": idle_s}.items() if v is not None}
+        if given:  # the supervisor (possibly started by another process) reads these
+            with self.db.transact():
+                self.db.cache.set("settings", {**self.db.settings(), **given})
+
+    # ---- the contract ----------------------------------------------------------------------------
+    def submit(self, cfg: RunConfig, owner: str | None = None) -> str:
+        if not isinstance(cfg, RunConfig):
+            raise JobError("submit() needs a RunConfig (see engine.presets.preset or engine.config.make_config)")
+        job_id = cfg.run_id()
+        complete = self.store.is_complete(job_id)
+        with self.db.transact():
+            rec = self.db.job(job_id)
+            if rec is not None and (rec["status"] in ACTIVE_STATUSES or (rec["status"] == COMPLETED and complete)):
+                self._add_owner(rec, owner)  # attach
+                self.db.put(rec)
+                return job_id
+            if complete:  # finished at once from the checkpoint cache: no process
+                m = self.store.meta(job_id) or {}
+                hist = self.store.history(job_id)
+                now = time.time()
+                done = int(m.get("epochs_done", cfg.epochs))
+                rec = self._new(job_id, cfg, owner, status=COMPLETED, cached=True, epoch=done, epochs=cfg.epochs,
+                                step=hist["steps"][-1]["step"] if hist["steps"] else 0,
+                                latest=hist["steps"][-1] if hist["steps"] else {},
+                                message="already trained — loaded from cache", started=now, finished=now)
+                self.db.put(rec)
+                self._register(job_id, rec["created"])
+                return job_id
+            rec = rec or self._new(job_id, cfg, owner)
+            self._add_owner(rec, owner)
+            self._queue(rec)
+        self._after_queue()
+        return job_id
+
+    def status(self, job_id: str) -> JobInfo:
+        self._reconcile()
+        return self._info(self._rec(job_id))
+
+    def jobs(self, owner: str | None = None) -> list[JobInfo]:
+        self._reconcile()
+        recs = [self.db.job(j) for j in (self.db.get("ids") or {})]
+        recs = [r for r in recs if r is not None and (owner is None or owner in r.get("owners", []))]
+        return [self._info(r) for r in sorted(recs, key=lambda r: r.get("created", 0), reverse=True)]
+
+    def metrics(self, job_id: str, since_step: int = 0) -> dict:
+        """{"steps": points with step > since_step, "epochs": all, "events": all, "attempt": n, "info": {...}}.
+        Cheap: reads a small index and only the batches of step points newer than `since_step`.
+        `attempt` grows on every (re)start; a poller seeing it change should fetch again from step 0."""
+        rec = self._rec(job_id)
+        idx = self.db.get(f"idx:{job_id}")
+        if idx is None:  # finished from the cache (or not started yet): the run's stored history
+            h = self.store.history(job_id)
+            return {"steps": [s for s in h["steps"] if s["step"] > since_step], "epochs": h["epochs"],
+                    "events": h["events"], "attempt": rec.get("attempt", 0), "info": rec.get("info", {})}
+        steps = []
+        for k, (_, last) in enumerate(idx["batches"]):
+            if last > since_step:
+                batch = self.db.get(f"pts:{job_id}:{idx['attempt']}:{k}") or []
+                steps.extend(p for p in batch if p["step"] > since_step)
+        return {"steps": steps, "epochs": self.db.get(f"ep:{job_id}") or [], "events": self.db.get(f"ev:{job_id}") or [],
+                "attempt": idx["attempt"], "info": rec.get("info", {})}
+
+    def snapshot(self, job_id: str, epoch: int | None = None) -> dict | None:
+        self._rec(job_id)
+        return self.store.snapshot(job_id, epoch)
+
+    def cancel(self, job_id: str, wait: bool = True) -> None:
+        """Stop at the next step (the last epoch checkpoint is kept). With `wait`, return once the process is
+        gone: after CANCEL_GRACE_S a worker that has not stopped is killed."""
+        rec = self._rec(job_id)
+        if rec["status"] == QUEUED:
+            with self.db.transact():
+                rec = self._rec(job_id)
+                if rec["status"] == QUEUED:
+                    rec.update(status=CANCELLED, message="cancelled before it started", finished=time.time())
+                    self.db.put(rec)
+                    self.db.cache.set("active", [j for j in self.db.active() if j != job_id])
+                    return
+        if rec["status"] != RUNNING:
+            return
+        self.db.cache.set(f"cancel:{job_id}", time.time())
+        self.db.wake()
+        if not wait:
+            return
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < CANCEL_GRACE_S:
+            rec = self._rec(job_id)
+            if rec["status"] != RUNNING and not alive(rec.get("pid"), rec.get("pid_start")):
+                return
+            time.sleep(0.01)
+        rec = self._rec(job_id)
+        if alive(rec.get("pid"), rec.get("pid_start")):  # did not stop in time
+            try:
+                os.kill(rec["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        t1 = time.monotonic()
+        while time.monotonic() - t1 < 3.0 and (self._rec(job_id)["status"] == RUNNING or alive(rec.get("pid"), rec.get("pid_start"))):
+            time.sleep(0.02)
+        k = self.db.epochs_done(job_id, rec)
+        self.db.finish(job_id, rec.get("attempt"), CANCELLED,
+                       f"cancelled; the worker did not stop within {CANCEL_GRACE_S:g} s and was killed; "
+                       f"kept the checkpoint of epoch {k}")
+
+    def resume(self, job_id: str) -> str:
+        rec = self._rec(job_id)
+        if rec["status"] not in RESUMABLE:
+            return job_id  # queued/running: attach; completed: nothing to do
+        with self.db.transact():
+            rec = self._rec(job_id)
+            if rec["status"] not in RESUMABLE:
+                return job_id
+            self._queue(rec)
+        self._after_queue()
+        return job_id
+
+    def steer(self, job_id: str, beta: float | None = None, lr: float | None = None) -> None:
+        rec = self._rec(job_id)
+        if beta is None and lr is None:
+            raise JobError("nothing to change: give a new beta and/or learning rate")
+        if beta is not None and not (0 <= beta <= 1000):
+            raise JobError(f"beta must be between 0 and 1000 (it weighs the KL term), got {beta}")
+        if lr is not None and not (0 < lr <= 10):
+            raise JobError(f"learning rate must be > 0 and ≤ 10, got {lr}")
+        if beta is not None and not rec["config"].get("variational"):
+            raise JobError(f"job {job_id} trains an autoencoder without a KL term: β only steers a VAE")
+        if rec["status"] not in (QUEUED, RUNNING):
+            raise JobError(f"job {job_id} is {rec['status']}: only a queued or running job can be steered")
+        with self.db.transact():
+            ctl = dict(self.db.get(f"ctl:{job_id}") or {})
+            ctl.update({k: float(v) for k, v in (("beta", beta), ("lr", lr)) if v is not None})
+            self.db.cache.set(f"ctl:{job_id}", ctl)
+            rec = self._rec(job_id)
+            rec["controls"] = ctl
+            self.db.put(rec)
+
+    def delete(self, job_id: str) -> None:
+        rec = self._rec(job_id)
+        if rec["status"] in ACTIVE_STATUSES:
+            self.cancel(job_id)
+        with self.db.transact():
+            idx = self.db.get(f"idx:{job_id}")
+            if idx:
+                for k in range(len(idx["batches"])):
+                    self.db.cache.delete(f"pts:{job_id}:{idx['attempt']}:{k}")
+            for key in ("job", "idx", "ep", "ev", "cancel", "ctl"):
+                self.db.cache.delete(f"{key}:{job_id}")
+            ids = dict(self.db.get("ids") or {})
+            ids.pop(job_id, None)
+            self.db.cache.set("ids", ids)
+            self.db.cache.set("active", [j for j in self.db.active() if j != job_id])
+        self.store.delete(job_id)
+
+    # ---- extras --------------------------------------------------------------------------------------
+    def prewarm(self, wait: bool = False, timeout: float = 60.0) -> bool:
+        """Start the supervisor and its warm process now, so the next submit starts in a fraction of a second.
+        With `wait`, block until the warm process has loaded (True) or `timeout` passes (False)."""
+        self._start_pool()
+        if not wait:
+            return True
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            spare = self.db.get("spare")
+            if spare and self.db.get("ready") == spare and alive(spare):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def processes(self, job_id: str) -> list[int]:
+        """Live process ids of the job (its worker), for tests and diagnostics."""
+        rec = self._rec(job_id)
+        return [rec["pid"]] if alive(rec.get("pid"), rec.get("pid_start")) else []
+
+    def supervisor(self) -> int | None:
+        """The supervisor's pid if it is running."""
+        p = self.db.get("pool")
+        return p["pid"] if p and alive(p["pid"], p.get("start")) else None
+
+    def shutdown(self, cancel: bool = True, timeout: float = 10.0) -> None:
+        """Cancel this folder's active jobs (if `cancel`) and stop the supervisor and its warm process."""
+        if cancel:
+            for job_id in self.db.active():
+                try:
+                    self.cancel(job_id)
+                except JobError:
+                    pass
+        p = self.db.get("pool")
+        if not p or not alive(p["pid"], p.get("start")):
+            return
+        try:
+            os.kill(p["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        t0 = time.monotonic()
+        while alive(p["pid"], p.get("start")) and time.monotonic() - t0 < timeout:
+            time.sleep(0.02)
+        if alive(p["pid"], p.get("start")):
+            os.kill(p["pid"], signal.SIGKILL)
+
+    # ---- internals -----------------------------------------------------------------------------------
+    def _rec(self, job_id: str) -> dict:
+        rec = self.db.job(job_id)
+        if rec is None:
+            raise JobError(f"unknown job '{job_id}' (see `python -m engine jobs`)")
+        return rec
+
+    @staticmethod
+    def _info(rec: dict) -> JobInfo:
+        return JobInfo(**{k: v for k, v in rec.items() if k in INFO_FIELDS})
+
+    @staticmethod
+    def _add_owner(rec: dict, owner: str | None) -> None:
+        if owner and owner not in rec.setdefault("owners", []):
+            rec["owners"].append(owner)
+            rec["owner"] = rec.get("owner") or owner
+
+    def _new(self, job_id: str, cfg: RunConfig, owner: str | None, **fields) -> dict:
+        rec = {"job_id": job_id, "status": QUEUED, "config": cfg.model_dump(mode="json"), "epochs": cfg.epochs,
+               "owner": owner, "owners": [owner] if owner else [], "created": time.time(), "attempt": 0}
+        rec.update(fields)
+        return rec
+
+    def _register(self, job_id: str, created: float) -> None:
+        ids = dict(self.db.get("ids") or {})
+        if job_id not in ids:
+            ids[job_id] = created
+            self.db.cache.set("ids", ids)
+
+    def _queue(self, rec: dict) -> None:
+        """(Re)queue a job; call inside a transaction. A new attempt starts from the last epoch checkpoint."""
+        job_id = rec["job_id"]
+        rec.update(status=QUEUED, attempt=rec.get("attempt", 0) + 1, message="", cached=False, started=None,
+                   finished=None, eta_s=None, pid=None, pid_start=None, pool=None, controls={},
+                   queued=time.time())
+        self.db.cache.delete(f"cancel:{job_id}")
+        self.db.cache.delete(f"ctl:{job_id}")
+        self.db.put(rec)
+        self._register(job_id, rec["created"])
+        active = self.db.active()
+        if job_id not in active:
+            self.db.cache.set("active", active + [job_id])
+
+    def _after_queue(self) -> None:
+        self.db.wake()
+        if not self._pool_alive():
+            self._start_pool()
+
+    def _pool_alive(self) -> bool:
+        p = self.db.get("pool")
+        return bool(p and alive(p["pid"], p.get("start")))
+
+    def _start_pool(self) -> None:
+        """Start the supervisor unless it runs (or was started a moment ago and is still coming up)."""
+        if self._pool_alive() or not self.db.cache.add("pool_launch", time.time(), expire=3):
+            return
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
+        with open(self.db.log_path, "ab") as log:
+            proc = subprocess.Popen([sys.executable, str(WORKER), "pool", str(self.root)], cwd=str(PROJECT), env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                                    start_new_session=True)
+        # Reap it when it exits (a long-lived app would otherwise collect zombies); daemon: never blocks exit.
+        threading.Thread(target=proc.wait, daemon=True, name=f"reap-{proc.pid}").start()
+
+    def _reconcile(self) -> None:
+        """Cheap consistency pass: running jobs whose process is gone -> failed/interrupted with the reason;
+        queued jobs and no supervisor -> start one. Jobs of a live supervisor are left to it."""
+        active = self.db.active()
+        if not active:
+            return
+        pool = self.db.get("pool")
+        pool_ok = bool(pool and alive(pool["pid"], pool.get("start")))
+        queued = False
+        for job_id in active:
+            rec = self.db.job(job_id)
+            if rec is None:
+                continue
+            if rec["status"] == QUEUED:
+                queued = True
+            elif rec["status"] == RUNNING:
+                if pool_ok and rec.get("pool") == pool.get("ident"):
+                    continue
+                if rec.get("pid") is None and time.time() - (rec.get("started") or 0) < 5:
+                    continue  # being handed to its process right now
+                if not alive(rec.get("pid"), rec.get("pid_start")):
+                    status, msg = dead_worker_message(self.db, job_id, rec, describe_exit(None, self.db.log_path))
+                    self.db.finish(job_id, rec.get("attempt"), status, msg)
+        if queued and not pool_ok:
+            self._start_pool()

@@ -1,0 +1,212 @@
+"""Export a finished run for a notebook: weights (state dict), a standalone model file, the config.
+
+The model file is self-contained: the classes it needs are copied from engine/models.py (so they are the
+same code that trained the weights), with the config inlined as a dict, and a `load()` function:
+
+    from model import load
+    model = load()                 # reads weights.pt next to model.py
+    recon = model.reconstruct(x)   # x: images in [0, 1], (B, C, H, W)
+
+`export_zip(store, run_id)` gives the three files as zip bytes (for a download button);
+`export_dir(store, run_id, out)` writes them to a folder (`python -m engine export RUN_ID --out DIR`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import torch
+
+from . import models
+from .store import Store, atomic_write
+
+# What the exported file copies from engine/models.py, in order.
+COPIED = ["Output", "_act", "AE", "VAE", "_mlp", "build_mlp", "CNN_CODE", "build_cnn"]
+
+HEADER = '''"""{title}
+
+Exported from the AE & VAE lab (run {run_id}). Standalone: needs only torch.
+
+    from model import load
+    model = load()                       # weights.pt next to this file; load(device="cuda") for a GPU
+    recon = model.reconstruct(x)         # x: images in [0, 1], shape (B, {shape_s})
+    code = model.code(x)                 # the latent code (mu for a VAE), shape (B, {latent_dim})
+    images = model.generate(code)        # decode codes back to images in [0, 1]
+
+The network works in its output range: {range_note}. reconstruct/code/generate do that
+conversion; call the model itself (model(x_model_range)) for the raw Output(recon, z, mu, logvar).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+CONFIG = {config}
+SHAPE = {shape}  # (C, H, W) of one image
+'''
+
+FOOTER = '''
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def _to_model(x01: torch.Tensor) -> torch.Tensor:
+    return x01 * 2 - 1 if CONFIG["output"] == "tanh" else x01
+
+
+def _to_pixels(y: torch.Tensor) -> torch.Tensor:
+    return (y + 1) / 2 if CONFIG["output"] == "tanh" else y
+
+
+def _code(self, x01: torch.Tensor) -> torch.Tensor:
+    z = self.encode(_to_model(x01))
+    return z[0] if self.variational else z
+
+
+def _generate(self, z: torch.Tensor) -> torch.Tensor:
+    return _to_pixels(self.decode(z))
+
+
+def _reconstruct(self, x01: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] -> their reconstructions in [0, 1] (decoding the mean code for a VAE)."""
+    return _generate(self, _code(self, x01))
+
+
+for _cls in (AE, VAE):
+    _cls.code, _cls.generate, _cls.reconstruct = _code, _generate, _reconstruct
+
+
+def build() -> nn.Module:
+    """The untrained network of this run."""
+    return BUILDERS[CONFIG["arch"]](SimpleNamespace(**CONFIG), tuple(SHAPE))
+
+
+def load(weights: str | Path | None = None, device: str = "cpu") -> nn.Module:
+    """The trained network, in eval mode (weights default: weights.pt next to this file)."""
+    path = Path(weights) if weights else Path(__file__).with_name("weights.pt")
+    model = build()
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    return model.to(device).eval()
+
+
+if __name__ == "__main__":
+    m = load()
+    x = torch.rand(4, *SHAPE)
+    print(type(m).__name__, sum(p.numel() for p in m.parameters()), "parameters;",
+          "reconstruction shape", tuple(m.reconstruct(x).shape))
+'''
+
+
+def model_source(cfg: dict, shape: tuple[int, ...], run_id: str) -> str:
+    """The standalone model file for a run."""
+    parts = []
+    for name in COPIED:
+        obj = getattr(models, name)
+        if isinstance(obj, int):
+            parts.append(f"{name} = {obj!r}")
+        else:
+            parts.append(inspect.getsource(obj).rstrip())
+    kind = "VAE" if cfg.get("variational") else "autoencoder"
+    rng = ("Tanh, images are mapped from [0, 1] to [-1, 1]" if cfg.get("output") == "tanh"
+           else "sigmoid, images stay in [0, 1]")
+    head = HEADER.format(title=f"{cfg.get('name', 'model')}: {cfg.get('arch')} {kind}, latent size {cfg.get('latent_dim')}",
+                         run_id=run_id, shape_s=", ".join(map(str, shape)), latent_dim=cfg.get("latent_dim"),
+                         range_note=rng, config=_pyrepr(cfg), shape=tuple(shape))
+    return head + "\n\n" + "\n\n\n".join(parts) + "\n" + FOOTER
+
+
+def _pyrepr(d: dict) -> str:
+    """The config as a Python literal (JSON's true/false/null spelled for Python), one key per line."""
+    lines = ",\n".join(f"    {k!r}: {v!r}" for k, v in d.items())
+    return "{\n" + lines + ",\n}"
+
+
+def files(store: Store, run_id: str) -> dict[str, bytes]:
+    """{"model.py", "weights.pt", "config.json", "README.txt"} of a stored run."""
+    meta = store.meta(run_id)
+    if meta is None and not store.run_dir(run_id).exists():
+        raise FileNotFoundError(f"no run '{run_id}' in {store.root}")
+    state = store.load_state(run_id)
+    if state is None:
+        raise FileNotFoundError(f"run {run_id} has no finished epoch yet: nothing to export")
+    cfg = store.config(run_id).model_dump(mode="json")
+    cfg["hidden"] = tuple(cfg["hidden"])
+    shape = tuple(state["shape"])
+    buf = io.BytesIO()
+    torch.save(state["model"], buf)
+    epochs = state.get("epoch")
+    readme = (f"Run {run_id}: {cfg['name']}, trained {epochs} epoch(s) on '{cfg['dataset']}'.\n"
+              "model.py  standalone model definition + load()  (needs only torch)\n"
+              "weights.pt  the state dict (torch.load(..., weights_only=True))\n"
+              "config.json  the full training configuration\n\n"
+              "In a notebook, in this folder:\n    from model import load\n    model = load()\n"
+              "    recon = model.reconstruct(x)  # x in [0, 1], shape (B, " + ", ".join(map(str, shape)) + ")\n")
+    return {
+        "model.py": model_source(cfg, shape, run_id).encode(),
+        "weights.pt": buf.getvalue(),
+        "config.json": json.dumps({**cfg, "hidden": list(cfg["hidden"]), "shape": list(shape), "run_id": run_id,
+                                   "epochs_trained": epochs}, indent=2).encode(),
+        "README.txt": readme.encode(),
+    }
+
+
+def export_zip(store: Store, run_id: str) -> bytes:
+    """The exported files as one zip (in a folder named after the run), for st.download_button."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files(store, run_id).items():
+            z.writestr(f"{run_id}/{name}", data)
+    return buf.getvalue()
+
+
+def export_dir(store: Store, run_id: str, out: str | Path) -> list[Path]:
+    """Write the exported files into `out` (created if needed); returns their paths."""
+    out = Path(out)
+    paths = []
+    for name, data in files(store, run_id).items():
+        p = out / name
+        atomic_write(p, lambda f, d=data: f.write(d))
+        paths.append(p)
+    return paths
+
+
+# ---- CLI: python -m engine export RUN_ID --out DIR -----------------------------------------------------
+def _cmd(args) -> int:
+    import sys
+
+    store = Store(args.checkpoints)
+    try:
+        paths = export_dir(store, args.run_id, args.out)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _register_cli(sub) -> None:
+    s = sub.add_parser("export", help="write a run's weights, standalone model.py and config.json to a folder")
+    s.add_argument("run_id", help="the run id (see the Runs page, or `train --json`)")
+    s.add_argument("--out", required=True, help="output folder")
+    s.set_defaults(func=_cmd)
+
+
+def _install_cli() -> None:
+    from .cli import EXTRA_COMMANDS
+
+    if _register_cli not in EXTRA_COMMANDS:
+        EXTRA_COMMANDS.append(_register_cli)
+
+
+_install_cli()

@@ -1,0 +1,141 @@
+"""Live run: progress, the reconstruction-vs-KL tension as it happens, steering β and the learning rate."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from engine.jobs import RESUMABLE, JobError
+from ui.charts import loss_chart
+from ui.common import fmt_seconds, job_picker, page_config, select_run, show_grid, trend_text, try_backend
+
+page_config("Live run", ":material/monitoring:")
+REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
+
+st.title("Live run")
+be = try_backend()
+if be is None:
+    st.stop()
+info = job_picker(be, "Job", key="live_job")
+if info is None:
+    st.info("No training jobs yet. Launch one on the **Train** page — it opens here by itself.")
+    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/fitness_center:")
+    st.stop()
+
+jid = info.job_id
+cfg = info.config
+variational = bool(cfg.get("variational"))
+running = not info.done
+
+# ---- controls (a click reruns the page, which picks up the new status) ----------------------------
+b1, b2, b3 = st.columns([1, 1, 4])
+with b1:
+    if st.button("Cancel", disabled=not running, key="cancel", icon=":material/stop:",
+                 help="Stop after the current step; the last finished epoch stays saved and can be resumed."):
+        try:
+            be.cancel(jid)
+            st.toast("Cancelling — the last finished epoch is kept.")
+        except JobError as e:
+            st.error(str(e))
+        st.rerun()
+with b2:
+    if st.button("Resume", disabled=info.status not in RESUMABLE, key="resume", icon=":material/play_arrow:",
+                 help="Continue a cancelled, failed or interrupted job from its last finished epoch."):
+        try:
+            select_run(be.resume(jid))
+        except JobError as e:
+            st.error(str(e))
+        else:
+            st.rerun()
+
+if running:
+    with st.expander("Steer the running job", expanded=variational, icon=":material/tune:"):
+        with st.form("steer", border=False):
+            s1, s2 = st.columns(2)
+            beta_now = float(info.latest.get("beta", cfg.get("beta", 1.0)) or 0.0)
+            lr_now = float(info.latest.get("lr", cfg.get("lr", 1e-3)) or 1e-3)
+            beta = s1.slider("β (KL weight)", 0.0, 10.0, min(beta_now, 10.0), 0.05, disabled=not variational,
+                             help="Raise β: codes are pulled harder toward N(0, I) — KL falls, reconstructions blur. "
+                                  "Lower it: the opposite. Takes effect from the next step; the chart marks it.")
+            lr = s2.number_input("Learning rate", value=lr_now, format="%.1e", step=1e-4,
+                                 help="Adam's step size from the next step on. Too high makes the loss jump or NaN.")
+            if st.form_submit_button("Apply to the running job"):
+                if not (0 < lr <= 10):
+                    st.error(f"The learning rate must be > 0 and ≤ 10, got {lr:g}.")
+                else:
+                    try:
+                        be.steer(jid, beta=beta if variational and beta != beta_now else None,
+                                 lr=lr if lr != lr_now else None)
+                        st.toast(f"Steered: β = {beta:g}, lr = {lr:g}")
+                    except JobError as e:
+                        st.error(str(e))
+
+
+@st.fragment(run_every=REFRESH_S if running else None)
+def live() -> None:
+    """Everything that changes while the job runs; re-executed alone every REFRESH_S seconds."""
+    try:
+        now = be.status(jid)
+        hist = be.metrics(jid)
+    except JobError as e:
+        st.error(f"{e}. Pick another job above.")
+        return
+    frac = now.step / now.steps_total if now.steps_total else (now.epoch / now.epochs if now.epochs else 0.0)
+    if now.status == "completed":
+        frac = 1.0
+    st.progress(min(max(frac, 0.0), 1.0),
+                text=f"{now.status} · epoch {now.epoch}/{now.epochs or cfg.get('epochs')} · "
+                     f"step {now.step}/{now.steps_total or '?'} · "
+                     f"ETA {fmt_seconds(now.eta_s) if not now.done else '—'}")
+    if now.status == "failed":
+        st.error(now.message or "The job failed.")
+    elif now.status in ("cancelled", "interrupted"):
+        st.warning((now.message or f"The job was {now.status}.") + " Press Resume to continue from the last epoch.")
+    elif now.status == "completed":
+        st.success("already trained — loaded from cache" if now.cached else (now.message or "Training finished."))
+
+    lat = now.latest or {}
+    m = st.columns(5)
+    m[0].metric("reconstruction / image", f"{lat['recon']:.4g}" if "recon" in lat else "—")
+    m[1].metric("KL / image", f"{lat['kl']:.4g}" if variational and "kl" in lat else "—")
+    m[2].metric("β in effect", f"{lat['beta']:g}" if variational and "beta" in lat else "—")
+    m[3].metric("learning rate", f"{lat['lr']:g}" if "lr" in lat else "—")
+    m[4].metric("images / s", f"{lat['images_per_s']:,.0f}" if "images_per_s" in lat else "—")
+
+    chart_col, text_col = st.columns([3, 1])
+    with chart_col:
+        chart = loss_chart(hist)
+        if chart is None:
+            st.info("The first points appear after a few steps…")
+        else:
+            st.altair_chart(chart, width="stretch")
+            st.caption("Top: reconstruction (left axis) and KL (right axis) per image, each on its own scale; dots "
+                       "are held-out values after each epoch. Bottom: the total loss the optimizer minimises "
+                       "and β in effect. Long runs are averaged to ≤ 500 points.")
+    with text_col:
+        st.markdown("**What is happening now**")
+        st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events")))
+
+    snap = None
+    if now.epoch:
+        try:
+            snap = be.snapshot(jid)
+        except JobError:
+            snap = None
+    if snap:
+        st.markdown(f"**After epoch {now.epoch}** — fixed held-out digits (top) and their reconstructions (bottom)"
+                    + (", and digits decoded from fixed random z ~ N(0, I):" if "samples" in snap else ":"))
+        a, b = st.columns(2)
+        with a:
+            show_grid(torch.cat([snap["orig"][:8], snap["recon"][:8]]), "originals / reconstructions")
+        if "samples" in snap:
+            with b:
+                show_grid(snap["samples"][:16], "samples from fixed z")
+    elif not now.done:
+        st.caption("Pictures appear after the first epoch.")
+
+    if running and now.done:
+        st.rerun()  # one full rerun: buttons and steering switch to the finished state
+
+
+live()

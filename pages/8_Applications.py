@@ -1,0 +1,137 @@
+"""Applications: compression (AE vs PCA), denoising your own image, anomaly detection, generation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from engine.applications import (KS, ImageError, anomaly_report, anomaly_specs, compression_specs, compression_table,
+                                 denoise, elbo_scores, image_from_bytes, interpolate, recon_scores, sample)
+from engine.data import load
+from engine.lessons import default_size, epochs_specs, regularizer_specs, u8
+from ui.common import load_model, page_config, show_grid, store
+from ui.lesson_ui import ensure_runs, histogram, lines, roc_chart
+
+page_config("Applications", "🧰")
+st.title("🧰 Applications")
+st.caption("What autoencoders are used for, on real held-out MNIST digits. Each tool trains its small models once "
+           "(in the background, cached) the first time you open it.")
+
+with st.sidebar:
+    quick = st.toggle("Quick version", value=False, key="app_quick",
+                      help="2,000 training digits and 3 epochs: seconds instead of minutes, rougher results.")
+size = "test" if quick else default_size()
+data = load("mnist")
+x, y = data.test_x, data.test_y
+
+
+@st.cache_data(show_spinner="Fitting PCA…", max_entries=4)
+def pca_rows(ks: tuple[int, ...]) -> list[dict]:
+    return compression_table(data.train_x, x, None, ks)
+
+
+def models(specs: dict) -> dict:
+    return {k: load_model(c.run_id()) for k, c in specs.items()}
+
+
+tab_c, tab_d, tab_a, tab_g = st.tabs(["Compression", "Denoising", "Anomaly detection", "Generation"])
+
+# ---- compression -------------------------------------------------------------------------------------
+with tab_c:
+    st.markdown("**Compression / nonlinear PCA.** Squeeze each 784-pixel digit into *k* numbers and rebuild it. "
+                "PCA is the best *linear* code; an autoencoder can bend its code along the curved set of digits.")
+    specs = compression_specs(size)
+    rows = list(pca_rows(KS))
+    if ensure_runs(specs, "app_compress", "one autoencoder per latent size"):
+        ms = models(specs)
+        rows += [r for r in compression_table(data.train_x[:1], x, {c.latent_dim: ms[k] for k, c in specs.items()}, KS)
+                 if r["method"] == "autoencoder"]
+    st.altair_chart(lines(rows, "k", "error", "method", "Held-out reconstruction error vs code size", log_y=True,
+                          x_title="code size k", y_title="squared error per image (pixels in [0, 1])"),
+                    width="stretch")
+    st.dataframe(pd.DataFrame(rows).pivot(index="k", columns="method", values="error").round(2))
+    st.caption("Same 1,000 held-out digits for both. Autoencoders: 784-256-k-256-784 MLPs, sigmoid output.")
+
+# ---- denoising -------------------------------------------------------------------------------------
+with tab_d:
+    st.markdown("**Denoising.** A denoising autoencoder was trained to rebuild clean digits from noisy ones. "
+                "Give it a digit — one of the held-out set, or your own picture — add noise and let it clean it.")
+    den = {"denoising": regularizer_specs(size)["denoising"]}
+    if ensure_runs(den, "app_denoise", "the denoising autoencoder"):
+        cfg, model = load_model(den["denoising"].run_id())
+        src = st.radio("Image", ["A held-out digit", "Upload a PNG/JPG"], horizontal=True, key="den_src")
+        img = None
+        if src == "A held-out digit":
+            i = st.number_input("Held-out digit #", 0, len(x) - 1, 0, key="den_idx")
+            img = x[int(i):int(i) + 1]
+        else:
+            f = st.file_uploader("Your image (PNG or JPG, ≤ 5 MB); dark ink on light paper is fine",
+                                 type=["png", "jpg", "jpeg"], key="den_file")
+            if f is not None:
+                try:
+                    img = image_from_bytes(f.getvalue(), f.name)
+                except ImageError as e:
+                    st.error(str(e))
+        a, b = st.columns(2)
+        level = a.slider("Noise level (Gaussian std)", 0.0, 1.0, 0.5, 0.05, key="den_level")
+        seed = b.number_input("Noise seed", 0, 10_000, 0, key="den_seed")
+        if img is not None:
+            r = denoise(model, cfg, img, level, int(seed))
+            show_grid(u8(torch.cat([img, r["noisy"], r["clean"]])), nrow=3, scale=6,
+                      caption=f"clean · noisy (error {r['err_noisy'][0]:.1f}) · cleaned (error {r['err_clean'][0]:.1f})")
+            st.caption("Error = squared difference from the clean image, summed over the 784 pixels. Uploads are "
+                       "converted to 28×28 grayscale, light backgrounds inverted to MNIST's white-on-black.")
+
+# ---- anomaly detection -------------------------------------------------------------------------------
+with tab_a:
+    st.markdown("**Anomaly detection.** Train on every digit except one: the left-out digit is the anomaly. A model "
+                "rebuilds what it has seen well, so a high reconstruction error (or a low ELBO) flags the unusual.")
+    digit = st.selectbox("Digit left out of training (the anomaly)", list(range(10)), index=8, key="an_digit")
+    specs = anomaly_specs(size, int(digit))
+    if ensure_runs(specs, f"app_anomaly_{digit}", f"an AE and a VAE without {digit}s"):
+        (acfg, ae), (vcfg, vae) = load_model(specs["ae"].run_id()), load_model(specs["vae"].run_id())
+        scores = {"AE reconstruction error": recon_scores(ae, acfg, x),
+                  "VAE reconstruction error": recon_scores(vae, vcfg, x),
+                  "VAE −ELBO": elbo_scores(vae, vcfg, x)}
+        reports = {k: anomaly_report(v, y, int(digit), x) for k, v in scores.items()}
+        cols = st.columns(len(reports))
+        for c, (k, r) in zip(cols, reports.items()):
+            c.metric(f"AUC · {k}", f"{r['auc']:.3f}", help="1 = every anomaly scores above every normal digit; "
+                                                            "0.5 = no better than chance")
+        a, b = st.columns(2)
+        with a:
+            st.altair_chart(roc_chart(reports), width="stretch")
+        with b:
+            which = st.selectbox("Score", list(scores), key="an_score")
+            hist = [{"score": s, "digit": f"anomaly ({digit})" if an else "normal"}
+                    for s, an in zip(reports[which]["scores"], reports[which]["is_anomaly"])]
+            st.altair_chart(histogram(hist, "score", "digit", f"{which}: normal vs anomalous digits"),
+                            width="stretch")
+        r = reports[which]
+        show_grid(r["top"], f"The 16 most anomalous held-out digits by {which} (labels: "
+                            f"{', '.join(map(str, r['top_labels']))}; {r['precision_at_top']:.0%} are {digit}s)",
+                  nrow=8, scale=3)
+
+# ---- generation --------------------------------------------------------------------------------------
+with tab_g:
+    st.markdown("**Generation.** A VAE's decoder turns any point of the prior N(0, I) into a digit; walking in a "
+                "straight line between two digits' codes morphs one into the other.")
+    gen = epochs_specs(size)
+    if ensure_runs(gen, "app_generate", "the lecture's VAE"):
+        cfg, model = load_model(gen["vae"].run_id())
+        a, b = st.columns(2)
+        seed = a.number_input("Seed", 0, 10_000, 0, key="gen_seed")
+        temp = b.slider("Temperature (std of z)", 0.1, 2.0, 1.0, 0.1, key="gen_temp",
+                        help="Below 1: safer, more average digits; above 1: more varied and more broken ones.")
+        show_grid(u8(sample(model, cfg, 32, int(seed), temp)), "32 samples z ~ N(0, T²·I), decoded", nrow=8)
+        a, b, c = st.columns(3)
+        da = a.selectbox("From digit", list(range(10)), index=3, key="gen_a")
+        db = b.selectbox("To digit", list(range(10)), index=8, key="gen_b")
+        k = c.number_input("Example #", 0, 50, 0, key="gen_k")
+        ia = (y == da).nonzero().flatten()
+        ib = (y == db).nonzero().flatten()
+        xa, xb = x[ia[int(k) % len(ia)]], x[ib[int(k) % len(ib)]]
+        walk = interpolate(model, cfg, xa, xb, steps=10)
+        show_grid(u8(walk["latent"]), "through the latent space: every step is a digit", nrow=10, scale=3)
+        show_grid(u8(walk["pixels"]), "through pixel space (a cross-fade), for contrast", nrow=10, scale=3)

@@ -1,0 +1,258 @@
+"""The dashboard, driven headless with Streamlit's AppTest: every page renders without an exception, the
+Train page launches a tiny real run on the background backend, bad settings are explained, and the
+viewing pages draw that run. Plus the chart/latent helpers the pages share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["pages/1_Train.py", "pages/2_Live_run.py", "pages/3_Reconstructions.py", "pages/4_Samples.py",
+         "pages/5_Latent_space.py", "pages/6_Runs.py"]
+TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True)
+def _shutdown_backend():
+    """Stop this test's worker processes (the autouse conftest fixture gave it its own checkpoint folder)."""
+    yield
+    from engine.jobs import get_backend
+
+    be = get_backend()
+    if hasattr(be, "shutdown"):
+        be.shutdown()
+
+
+def app(path: str) -> AppTest:
+    """The app as `streamlit run app.py` serves it (its navigation), opened at page `path`."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    return at if path == "app.py" else at.switch_page(path)
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def elements(at: AppTest, kind: str) -> list:
+    """Elements of one proto type anywhere in the tree (e.g. 'imgs', 'vega_lite_chart')."""
+    out = []
+
+    def walk(node):
+        if getattr(node, "type", None) == kind:
+            out.append(node)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def tiny_train_page(**settings) -> AppTest:
+    """The Train page with a seconds-long run configured: synthetic data, 1 epoch, 2-D latent VAE."""
+    at = app("pages/1_Train.py").run()
+    no_exceptions(at)
+    at.selectbox(key="tr_dataset").set_value("synthetic")
+    values = {"tr_epochs": 1, "tr_latent_dim": 2, "tr_train_limit": 0, "tr_batch_size": 64, **settings}
+    for key, v in values.items():
+        at.number_input(key=key).set_value(v)
+    return at.run()
+
+
+def launch_tiny_run(**settings) -> tuple[AppTest, str]:
+    from ui.common import JOB_KEY
+
+    at = tiny_train_page(**settings)
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    launch = at.button(key="launch")
+    assert not launch.disabled
+    at = launch.click().run()
+    no_exceptions(at)
+    return at, at.session_state[JOB_KEY]
+
+
+# ---- rendering ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["app.py", *PAGES])
+def test_every_page_renders_with_no_runs(path):
+    at = app(path).run()
+    no_exceptions(at)
+    assert at.title, "every page has a title"
+
+
+def test_home_says_what_ae_and_vae_are_and_links_every_page():
+    at = app("app.py").run()
+    no_exceptions(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "autoencoder (AE)" in text and "variational autoencoder (VAE)" in text
+    assert "CC BY-SA 3.0" in " ".join(c.value for c in at.caption)
+    links = {p.proto.page for p in elements(at, "page_link")}  # url paths, e.g. "Live_run"
+    assert {Path(page).stem.split("_", 1)[1] for page in PAGES} <= links, links
+    gpu = torch.cuda.is_available()
+    assert ("GPU found" in " ".join(s.value for s in at.success)) == gpu
+    assert ("No GPU found" in " ".join(i.value for i in at.info)) == (not gpu)
+
+
+# ---- bad input --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("settings, message", [
+    ({"tr_beta": -1.0}, "beta must be ≥ 0"),
+    ({"tr_contractive_weight": 0.5}, "contractive weight needs an autoencoder with a deterministic encoder"),
+    ({"tr_lr": 0.0}, "learning rate must be > 0"),
+    ({"tr_latent_dim": 0}, "latent_dim"),
+])
+def test_invalid_settings_are_explained_and_launch_is_disabled(settings, message):
+    at = tiny_train_page(**settings)
+    no_exceptions(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "Can't launch yet" in errors and message in errors, errors
+    assert at.button(key="launch").disabled
+
+
+def test_bad_hidden_sizes_text_is_explained():
+    at = tiny_train_page()
+    at.text_input(key="tr_hidden").set_value("400, lots").run()
+    no_exceptions(at)
+    assert "hidden layer sizes must be whole numbers" in " ".join(e.value for e in at.error)
+    assert at.button(key="launch").disabled
+    at.text_input(key="tr_hidden").set_value("64").run()
+    assert not at.error and not at.button(key="launch").disabled
+
+
+def test_preset_choice_fills_the_form():
+    at = app("pages/1_Train.py").run()
+    at.selectbox(key="tr_preset").set_value("seed-mlp-ae").run()
+    no_exceptions(at)
+    assert at.radio(key="tr_variational").value is False
+    assert at.text_input(key="tr_hidden").value == "128, 64, 12"
+    assert at.number_input(key="tr_latent_dim").value == 3
+    assert at.selectbox(key="tr_output").value == "tanh"
+    at.button[0].click().run()  # quick demo settings
+    assert at.number_input(key="tr_epochs").value == 2
+    assert at.number_input(key="tr_train_limit").value == 2000
+
+
+# ---- a real run through the background backend ---------------------------------------------------------
+def test_train_page_launches_a_run_and_every_page_shows_it():
+    from engine.jobs import COMPLETED
+    from ui.common import JOB_KEY, RUN_KEY, backend
+
+    at, jid = launch_tiny_run()
+    be = backend()
+    assert jid in [j.job_id for j in be.jobs()], "the launched job reaches the backend"
+    info = be.wait(jid, timeout=TIMEOUT)
+    assert info.status == COMPLETED, info
+    assert info.epoch == 1 and info.config["dataset"] == "synthetic" and info.config["latent_dim"] == 2
+    state = {JOB_KEY: jid, RUN_KEY: jid}
+
+    # Live run: the finished job with its chart, metrics and snapshot pictures (no auto-refresh any more).
+    live = app("pages/2_Live_run.py")
+    live.session_state[JOB_KEY] = jid
+    live.run()
+    no_exceptions(live)
+    assert "completed" in elements(live, "progress")[0].proto.text
+    assert elements(live, "vega_lite_chart"), "the loss chart is drawn"
+    assert len(elements(live, "image")) >= 2, "reconstructions and samples of the last epoch"
+    assert any("KL" in m.value for m in live.markdown), "the text beside the chart talks about KL"
+
+    for path, min_images in (("pages/3_Reconstructions.py", 1), ("pages/4_Samples.py", 2),
+                             ("pages/5_Latent_space.py", 2), ("pages/6_Runs.py", 0)):
+        page = app(path)
+        for k, v in state.items():
+            page.session_state[k] = v
+        page.run()
+        no_exceptions(page)
+        assert len(elements(page, "image")) >= min_images, path
+        assert not page.error, (path, [e.value for e in page.error])
+    latent = app("pages/5_Latent_space.py")
+    latent.session_state[RUN_KEY] = jid
+    latent.run()
+    assert any("2-D latent, drawn directly" in m.value for m in latent.markdown)
+    assert elements(latent, "vega_lite_chart"), "the latent map"
+
+    # Launching the same settings again is a cache hit.
+    again = tiny_train_page()
+    assert any("trained before" in s.value for s in again.success)
+    again = again.button(key="launch").click().run()
+    no_exceptions(again)
+    assert any("already trained — loading from cache" in s.value for s in again.success)
+
+
+def test_runs_page_deletes_a_run_after_confirmation(store):
+    from engine.presets import preset
+    from engine.trainer import train
+
+    cfg = preset("seed-mlp-ae", dataset="synthetic", epochs=1, latent_dim=2)
+    rid = train(cfg, store=store).run_id
+    at = app("pages/6_Runs.py").run()
+    no_exceptions(at)
+    assert at.selectbox(key="runs_pick").value == rid
+    assert at.button(key="runs_delete").disabled, "delete needs the confirmation box"
+    at.checkbox(key="runs_sure").check().run()
+    at.button(key="runs_delete").click().run()
+    no_exceptions(at)
+    assert store.meta(rid) is None and not store.run_dir(rid).exists()
+
+
+def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
+    from engine.presets import preset
+    from engine.trainer import train
+
+    rid = train(preset("seed-vae", dataset="synthetic", epochs=1, latent_dim=4), store=store).run_id
+    at = app("pages/4_Samples.py")
+    at.session_state["selected_run"] = rid
+    at.run()
+    no_exceptions(at)
+    before = len(elements(at, "image"))
+    assert before >= 3  # the epoch strip, the 64 fixed-z samples, fresh samples
+    at.number_input(key="smp_seed").set_value(-3).run()
+    no_exceptions(at)
+    assert "seed must be 0 or a positive" in " ".join(e.value for e in at.error)
+
+
+# ---- the helpers the pages share ------------------------------------------------------------------
+def test_loss_chart_downsamples_and_marks_beta_changes():
+    from ui.charts import MAX_POINTS, downsample, loss_chart
+
+    steps = [{"epoch": 1 + i // 1000, "step": i + 1, "progress": (i + 1) / 1000, "recon": 200 - i / 100,
+              "kl": 5 + i / 500, "contractive": 0.0, "sparsity": 0.0, "loss": 205.0, "beta": 1.0 if i < 1500 else 2.0,
+              "lr": 1e-3} for i in range(3000)]
+    df = downsample(steps)
+    assert len(df) == MAX_POINTS and df["step"].iloc[-1] == 3000
+    hist = {"steps": steps, "epochs": [{"epoch": 1, "heldout": {"recon": 190.0, "kl": 6.0}}],
+            "events": [{"kind": "beta", "step": 1500, "epoch": 2, "value": 2.0}]}
+    spec = loss_chart(hist).to_dict()
+    text = str(spec)
+    assert "'independent'" in text, "reconstruction and KL on independent y axes"
+    assert "β → 2" in text and "KL to the prior" in text and "β in effect" in text
+    n_rows = sum(len(v) for v in spec["datasets"].values())
+    assert n_rows < 6 * MAX_POINTS, "the chart carries the down-sampled points, not all 3000"
+    assert loss_chart({"steps": []}) is None
+
+
+def test_project_2d_uses_codes_directly_or_pca():
+    from ui.common import project_2d
+
+    torch.manual_seed(0)
+    two = torch.randn(50, 2)
+    p = project_2d(two)
+    assert torch.equal(p["xy"], two) and p["axes"] == ["z₁", "z₂"]
+    direction = torch.tensor([5.0, 1.0, 0.1, 0.1, 0.1])
+    codes = torch.randn(200, 1) * direction + 3
+    p = project_2d(codes)
+    assert p["xy"].shape == (200, 2) and p["axes"][0].startswith("PC1") and "100% of variance" in p["axes"][0]
+    assert abs(float(p["basis"][0] @ direction / direction.norm())) > 0.999, "PC1 follows the cloud's direction"
+    back = p["mean"] + p["xy"] @ p["basis"]
+    assert torch.allclose(back, codes, atol=1e-4), "a rank-1 cloud is rebuilt exactly from the plane"
+
+
+def test_trend_text_explains_kl_rising_and_falling():
+    from ui.common import trend_text
+
+    rising = [{"recon": 200 - i, "kl": 1 + i, "beta": 1.0} for i in range(30)]
+    falling = [{"recon": 150 + i * 0.01, "kl": 30 - i, "beta": 4.0} for i in range(30)]
+    assert "KL rising" in trend_text(rising, True) and "hates noise" in trend_text(rising, True)
+    assert "KL falling" in trend_text(falling, True)
+    assert "no KL term" in trend_text(rising, False)

@@ -1,0 +1,206 @@
+"""End to end: `streamlit run app.py` headless on a free port, driven by Playwright in Debian's Chromium.
+
+Launches a short seed-VAE run on the bundled MNIST from the Train page, watches the Live run chart
+update, checks the reconstruction, sample and latent pictures appear, that no page shows an
+exception, and saves a screenshot of every page into test-artifacts/ (git-ignored).
+Run: .venv/bin/python -m pytest tests/test_e2e.py -m e2e -q
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+BOOT_S = 120  # first page render imports torch and loads MNIST: slow on a busy 2-core machine
+RUN_S = 300  # the short run itself (seconds on an idle laptop)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app on a free port with its own checkpoint folder; yields its URL, stops it afterwards."""
+    port = free_port()
+    env = {**os.environ, "AE_LAB_CHECKPOINTS": str(tmp_path / "checkpoints"), "PYTHONUNBUFFERED": "1"}
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + BOOT_S
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        from engine.embedded import EmbeddedBackend
+
+        EmbeddedBackend(tmp_path / "checkpoints").shutdown()  # stop the run's worker processes
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield pg
+        browser.close()
+
+
+def settle(pg, timeout_s: float = BOOT_S) -> None:
+    """Wait until the page's script has drawn its title and finished running."""
+    pg.wait_for_selector("[data-testid=stMain] h1", timeout=timeout_s * 1000)
+    time.sleep(0.5)
+    pg.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=timeout_s * 1000)
+    time.sleep(0.5)
+
+
+def no_exception(pg) -> None:
+    n = pg.locator("[data-testid=stException], .stException").count()
+    assert n == 0, pg.locator("[data-testid=stException]").first.inner_text()
+
+
+def shoot(pg, name: str) -> Path:
+    """A screenshot of the whole page (Streamlit scrolls inside its main container, so grow the viewport)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = pg.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    pg.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 1000), 6000)})
+    time.sleep(1.0)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path))
+    pg.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
+def set_number(pg, label: str, value: int) -> None:
+    box = pg.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    time.sleep(0.5)
+    pg.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=60_000)
+
+
+def test_launch_a_seed_vae_and_see_every_page(server, page):
+    from playwright.sync_api import expect
+
+    pg = page
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+
+    pg.goto(server)
+    settle(pg)
+    no_exception(pg)
+    assert "variational autoencoder" in pg.inner_text("[data-testid=stMain]")
+    shoot(pg, "0_home")
+
+    # Train: the seed-vae preset with a short run on the bundled MNIST.
+    pg.goto(f"{server}/Train")
+    settle(pg)
+    assert "seed-vae" in pg.inner_text("[data-testid=stMain]")
+    launch = pg.get_by_role("button", name="Launch")
+    set_number(pg, "Epochs", 3)  # all 9,000 bundled training digits: ~10 s of training to watch
+    no_exception(pg)
+    expect(launch).to_be_enabled(timeout=30_000)
+    shoot(pg, "1_train")
+
+    # A bad value is explained and blocks the launch; fixing it unblocks.
+    set_number(pg, "β warm-up epochs", 2)
+    set_number(pg, "Contractive weight", 1)
+    expect(pg.locator("[data-testid=stAlertContentError]")).to_contain_text(
+        "contractive weight needs an autoencoder with a deterministic encoder", timeout=30_000)
+    expect(launch).to_be_disabled(timeout=30_000)
+    shoot(pg, "1_train_error")
+    set_number(pg, "Contractive weight", 0)
+    set_number(pg, "β warm-up epochs", 0)
+    expect(launch).to_be_enabled(timeout=30_000)
+
+    # Launch -> the Live run page opens by itself and updates while the job runs.
+    launch.click()
+    pg.wait_for_url("**/Live_run", timeout=60_000)
+    progress = pg.locator("[data-testid=stProgress]")
+    chart = pg.locator("[data-testid=stVegaLiteChart]").first
+    seen, first_chart, shot_running = [], None, False
+    deadline = time.monotonic() + RUN_S
+    while time.monotonic() < deadline:
+        if progress.count():
+            t = progress.first.inner_text()
+            if not seen or seen[-1] != t:
+                seen.append(t)
+            if "running" in t and chart.count() and chart.locator("canvas, svg").count():
+                if first_chart is None:
+                    first_chart = chart.screenshot()
+                if not shot_running and "epoch 1/" in t:
+                    shot_running = True
+                    shoot(pg, "2_live_running")
+            if "completed" in t or "failed" in t:
+                break
+        no_exception(pg)
+        time.sleep(0.5)
+    assert seen and "completed" in seen[-1], seen
+    assert len(seen) >= 3, f"the progress should change while running: {seen}"
+    assert first_chart is not None, f"the loss chart should appear while the job runs: {seen}"
+    settle(pg)
+    chart = pg.locator("[data-testid=stVegaLiteChart]").first
+    chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+    time.sleep(1.0)
+    assert chart.screenshot() != first_chart, "the live chart grew while training"
+    assert pg.locator("[data-testid=stImage] img").count() >= 2, "latest reconstructions and samples"
+    no_exception(pg)
+    shoot(pg, "2_live_done")
+
+    # The viewing pages draw the finished run.
+    for url, name, min_images in (("Reconstructions", "3_reconstructions", 2), ("Samples", "4_samples", 3),
+                                  ("Latent_space", "5_latent_space", 2), ("Runs", "6_runs", 0)):
+        pg.goto(f"{server}/{url}")
+        settle(pg)
+        if min_images:
+            pg.wait_for_function(
+                f"() => document.querySelectorAll('[data-testid=stImage] img').length >= {min_images}",
+                timeout=60_000)
+        if url in ("Latent_space", "Runs"):
+            pg.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg").first.wait_for(
+                timeout=30_000)
+        no_exception(pg)
+        imgs = pg.locator("[data-testid=stImage] img")
+        for i in range(imgs.count()):  # real pixels: every picture decodes (scrolled in: images load lazily)
+            img = imgs.nth(i)
+            img.scroll_into_view_if_needed()
+            pg.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
+                                 timeout=30_000)
+        shoot(pg, name)
+    assert "seed-vae" in pg.inner_text("[data-testid=stMain]") and "completed" in pg.inner_text(
+        "[data-testid=stMain]")

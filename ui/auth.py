@@ -1,0 +1,152 @@
+"""Who is using the app: a plain local mode by default, OIDC login (`st.login`) in classroom mode.
+
+Classroom mode is on when $AE_LAB_CLASSROOM=1 or `.streamlit/secrets.toml` has `[classroom] enabled = true`.
+Then users log in through the OIDC provider configured in the `[auth]` section (see docs/cluster.md), and
+the pages get a `ClassroomBackend`: each student sees only their own jobs; instructors (listed in the class
+policy, `[classroom] instructors` or $AE_LAB_INSTRUCTORS) see all and set the limits.
+Pages call `current_user()` for (name, role) and `user_backend()` for the backend as that user sees it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib.util
+import os
+
+import streamlit as st
+
+from engine.classroom import INSTRUCTOR, ClassroomBackend, Policy, User, role_of
+from engine.config import ConfigError
+from engine.jobs import Backend, JobError
+from engine.store import default_root
+
+from .common import backend, try_backend
+
+
+def _secrets(section: str) -> dict:
+    """A section of secrets.toml, or {} when there is no secrets file or no such section."""
+    try:
+        return dict(st.secrets.get(section, {}) or {})
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return {}
+
+
+def classroom_enabled() -> bool:
+    env = os.environ.get("AE_LAB_CLASSROOM", "").strip().lower()
+    if env:
+        return env in ("1", "true", "yes", "on")
+    return bool(_secrets("classroom").get("enabled", False))
+
+
+def oidc_configured() -> bool:
+    return bool(_secrets("auth"))
+
+
+def _provider() -> str | None:
+    return os.environ.get("AE_LAB_AUTH_PROVIDER") or _secrets("classroom").get("provider") or None
+
+
+def _policy() -> Policy:
+    """The class policy in the checkpoint folder (both backends keep their store there)."""
+    try:
+        return Policy.load(default_root())
+    except ConfigError as e:
+        st.error(str(e))
+        return Policy()
+
+
+def _login_screen() -> None:
+    """Ask for a login and stop the page until there is one."""
+    st.title("AE & VAE lab — classroom")
+    if importlib.util.find_spec("authlib") is None:
+        st.error("Login needs the Authlib package on the server: `pip install Authlib==1.9.6`, then restart the app.")
+        st.stop()
+    st.write("Log in to train models; your runs are yours, and runs anyone in the class trained load instantly.")
+    provider = _provider()
+    if st.button("Log in", type="primary"):
+        st.login(provider) if provider else st.login()
+    st.stop()
+
+
+def current_user() -> tuple[str, str]:
+    """(name, role) of whoever is using this session; stops the page with a login screen if needed.
+
+    Local mode: the OS user (or $AE_LAB_USER), role instructor — it is their own machine.
+    Classroom mode: the OIDC e-mail (or name); role from the class policy / $AE_LAB_INSTRUCTORS / secrets.
+    Without OIDC, classroom mode accepts $AE_LAB_USER (a one-user demo, tests) and refuses otherwise.
+    """
+    if not classroom_enabled():
+        return os.environ.get("AE_LAB_USER") or _os_user(), INSTRUCTOR
+    if oidc_configured():
+        if not st.user.get("is_logged_in", False):
+            _login_screen()
+        name = st.user.get("email") or st.user.get("name") or st.user.get("sub") or ""
+    elif os.environ.get("AE_LAB_USER"):
+        name = os.environ["AE_LAB_USER"]
+    else:
+        st.error("Classroom mode needs a login: add an [auth] section to .streamlit/secrets.toml (docs/cluster.md).")
+        st.stop()
+    policy = _policy()
+    extra = [n for n in _secrets("classroom").get("instructors", []) if isinstance(n, str)]
+    role = role_of(name, policy.model_copy(update={"instructors": policy.instructors + extra}))
+    return name, role
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "local"
+
+
+def user_backend() -> Backend:
+    """The job backend as the current user sees it (the plain backend in local mode)."""
+    if not classroom_enabled():
+        return backend()
+    name, role = current_user()
+    return ClassroomBackend(backend(), User(name, role))
+
+
+def try_user_backend() -> Backend | None:
+    """user_backend(), or None after showing why background jobs are unavailable (like common.try_backend)."""
+    if not classroom_enabled():
+        return try_backend()
+    name, role = current_user()  # may stop the page at the login screen
+    b = try_backend()
+    return None if b is None else ClassroomBackend(b, User(name, role))
+
+
+def sidebar_user() -> None:
+    """'Signed in as …' and a logout button in the sidebar (classroom mode only)."""
+    if not classroom_enabled():
+        return
+    name, role = current_user()
+    with st.sidebar:
+        st.caption(f"Signed in as **{name}** ({role})")
+        if oidc_configured() and st.button("Log out"):
+            st.logout()
+
+
+def limits_panel() -> None:
+    """The class limits; instructors can change them (a form), students just read them."""
+    if not classroom_enabled():
+        return
+    b = user_backend()
+    p = b.policy
+    st.subheader("Class limits")
+    if not b.user.instructor:
+        st.caption(f"Up to {p.max_jobs_per_student} jobs at a time, {p.max_epochs} epochs per job, "
+                   f"{p.max_params:,} parameters per model; the class queue holds {p.max_queue} jobs.")
+        return
+    with st.form("class-limits"):
+        jobs = st.number_input("Jobs per student (queued or running)", 1, 1000, p.max_jobs_per_student)
+        epochs = st.number_input("Max epochs per job", 1, 1000, p.max_epochs)
+        params = st.number_input("Max model parameters", 1, 100_000_000, p.max_params, step=100_000)
+        queue = st.number_input("Class queue length (queued + running)", 1, 100_000, p.max_queue)
+        if st.form_submit_button("Save limits"):
+            try:
+                b.set_policy(max_jobs_per_student=int(jobs), max_epochs=int(epochs), max_params=int(params),
+                             max_queue=int(queue))
+                st.success("Limits saved; they apply to the next job anyone submits.")
+            except (ConfigError, JobError) as e:
+                st.error(str(e))

@@ -1,0 +1,174 @@
+"""Helpers for the Ising, Your data and Graph AE pages: Altair charts (pure functions), launching a run
+through the backend (or in this process when no backend is available) and a job-progress fragment."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from engine.config import ConfigError, RunConfig
+from engine.export import export_zip
+from engine.ising import TC
+from engine.jobs import JobError
+from ui.common import backend, select_run, store, try_backend
+
+TC_LABEL = f"T_c ≈ {TC:.3f}"
+
+
+# ---- charts -------------------------------------------------------------------------------------
+def tc_rule(y_title: str | None = None) -> alt.Chart:
+    """A dashed vertical line at the critical temperature."""
+    df = pd.DataFrame({"T": [TC], "label": [TC_LABEL]})
+    rule = alt.Chart(df).mark_rule(color="#d62728", strokeDash=[6, 4]).encode(x="T:Q")
+    text = alt.Chart(df).mark_text(align="left", dx=4, dy=-6, color="#d62728").encode(
+        x="T:Q", y=alt.value(8), text="label:N")
+    return rule + text
+
+
+def observables_chart(rows: list[dict]) -> alt.Chart:
+    """<|m|> and energy per spin vs T, with T_c."""
+    df = pd.DataFrame(rows).melt(id_vars=["T"], value_vars=["abs_m", "energy"], var_name="what", value_name="value")
+    df["what"] = df["what"].map({"abs_m": "⟨|m|⟩ magnetization", "energy": "⟨E⟩/N energy per spin"})
+    line = alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("T:Q", title="temperature T"), y=alt.Y("value:Q", title=None),
+        color=alt.Color("what:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["T:Q", "what:N", alt.Tooltip("value:Q", format=".3f")])
+    return (line + tc_rule()).properties(height=260)
+
+
+def latent_vs(df: pd.DataFrame, x: str, x_title: str, z: str, color: str, color_title: str,
+              with_tc: bool = False, z_title: str | None = None) -> alt.Chart:
+    """Scatter of one latent coordinate against a physical quantity (Wetzel 2017, Fig. 3 style)."""
+    pts = alt.Chart(df).mark_circle(size=14, opacity=0.5).encode(
+        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{z}:Q", title=z_title or f"latent {z}"),
+        color=alt.Color(f"{color}:Q", title=color_title, scale=alt.Scale(scheme="turbo")),
+        tooltip=[alt.Tooltip("T:Q", format=".3f"), alt.Tooltip("abs_m:Q", title="|m|", format=".3f"),
+                 alt.Tooltip(f"{z}:Q", format=".3f")])
+    chart = pts + tc_rule() if with_tc else pts
+    return chart.properties(height=300)
+
+
+def recon_vs_t(df: pd.DataFrame) -> alt.Chart:
+    """Mean reconstruction error per temperature (with a band of ± one standard deviation) and T_c."""
+    g = df.groupby("T")["recon_err"].agg(["mean", "std"]).reset_index()
+    g["lo"], g["hi"] = g["mean"] - g["std"], g["mean"] + g["std"]
+    base = alt.Chart(g).encode(x=alt.X("T:Q", title="temperature T"))
+    band = base.mark_area(opacity=0.2).encode(y="lo:Q", y2="hi:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title="reconstruction error (MSE per spin)"),
+        tooltip=[alt.Tooltip("T:Q", format=".3f"), alt.Tooltip("mean:Q", format=".4f")])
+    return (band + line + tc_rule()).properties(height=280)
+
+
+def graph_chart(xy, labels, classes: list[str], edges, names: list[str] | None = None) -> alt.Chart:
+    """Node embedding scatter (coloured by class) with the graph's edges drawn faintly underneath."""
+    nodes = pd.DataFrame({"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist(),
+                          "class": [classes[i] for i in labels.tolist()],
+                          "node": names or [str(i) for i in range(len(xy))]})
+    seg = []
+    for k, (i, j) in enumerate(edges.tolist()):
+        seg += [{"edge": k, "x": float(xy[i, 0]), "y": float(xy[i, 1]), "o": 0},
+                {"edge": k, "x": float(xy[j, 0]), "y": float(xy[j, 1]), "o": 1}]
+    lines = alt.Chart(pd.DataFrame(seg)).mark_line(color="#bbbbbb", opacity=0.5, strokeWidth=1).encode(
+        x="x:Q", y="y:Q", detail="edge:N", order="o:Q")
+    pts = alt.Chart(nodes).mark_circle(size=90, opacity=0.9, stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("x:Q", title="embedding 1"), y=alt.Y("y:Q", title="embedding 2"),
+        color=alt.Color("class:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["node:N", "class:N"])
+    return (lines + pts).properties(height=420)
+
+
+def history_chart(history: list[dict]) -> alt.Chart:
+    df = pd.DataFrame(history)
+    keep = [c for c in ("loss", "val_auc") if c in df and df[c].notna().any()]
+    df = df.melt(id_vars=["epoch"], value_vars=keep, var_name="what", value_name="value").dropna()
+    df["what"] = df["what"].map({"loss": "training loss", "val_auc": "validation AUC"})
+    return alt.Chart(df).mark_line(point=True).encode(
+        x="epoch:Q", y=alt.Y("value:Q", title=None), color=alt.Color("what:N", title=None),
+        tooltip=["epoch:Q", "what:N", alt.Tooltip("value:Q", format=".3f")]).properties(height=220)
+
+
+# ---- launching runs ----------------------------------------------------------------------------
+def launch(cfg: RunConfig, key: str) -> str | None:
+    """Submit `cfg` to the background backend; without one, train it here with a progress bar.
+    Remembers the job in session_state[key] and makes it the selected run; returns the run id."""
+    be = try_backend()
+    if be is not None:
+        try:
+            jid = be.submit(cfg)
+        except (JobError, ConfigError) as e:
+            st.error(f"Could not start the run: {e}")
+            return None
+        st.session_state[key] = jid
+        select_run(jid)
+        return jid
+    return train_here(cfg, key)
+
+
+def train_here(cfg: RunConfig, key: str) -> str | None:
+    """Train synchronously in this process (small runs; the fallback when no backend runs)."""
+    from engine.trainer import train
+
+    bar = st.progress(0.0, text="starting…")
+    total = {"steps": 1}
+
+    def report(ev: dict) -> None:
+        if ev["type"] == "start":
+            total["steps"] = max(1, ev["epochs"] * ev["steps_per_epoch"])
+        elif ev["type"] == "step":
+            bar.progress(min(1.0, ev["step"] / total["steps"]), text=f"epoch {ev['epoch']} · loss {ev['loss']:.3f}")
+
+    try:
+        r = train(cfg, report, store=store())
+    except (ConfigError, ValueError) as e:
+        st.error(f"Could not train: {e}")
+        return None
+    bar.empty()
+    if r.status != "completed":
+        st.error(r.message or f"training {r.status}")
+    st.session_state[key] = r.run_id
+    select_run(r.run_id)
+    return r.run_id
+
+
+def job_progress(key: str) -> None:
+    """Show the job remembered in session_state[key]: a progress bar that updates while it runs."""
+    jid = st.session_state.get(key)
+    if not jid:
+        return
+    try:
+        be = backend()
+        info = be.status(jid)
+    except Exception:  # noqa: BLE001 - no backend (trained in this process) or an unknown job: nothing to show
+        return
+
+    @st.fragment(run_every=1.5 if not info.done else None)
+    def _show() -> None:
+        try:
+            i = be.status(jid)
+        except JobError as e:
+            st.error(str(e))
+            return
+        frac = (i.step / i.steps_total) if i.steps_total else (1.0 if i.done else 0.0)
+        text = f"{i.status} · epoch {i.epoch}/{i.epochs}" + (f" · {i.message}" if i.message else "")
+        st.progress(min(1.0, max(0.0, frac)), text=text)
+        if i.done and not info.done:
+            st.rerun()  # one full rerun: the analysis below appears
+
+    _show()
+
+
+def download_button(run_id: str, key: str) -> None:
+    """Download the run's weights + standalone model.py + config.json as a zip."""
+    s = store()
+    if s.load_state(run_id) is None:
+        return
+    try:
+        data = export_zip(s, run_id)
+    except (FileNotFoundError, OSError) as e:
+        st.caption(f"Export unavailable: {e}")
+        return
+    st.download_button("Download model (weights, model.py, config)", data, file_name=f"{run_id}.zip",
+                       mime="application/zip", key=key, icon=":material/download:",
+                       help="model.py defines the network and load(); use it in a notebook with only torch installed.")
