@@ -54,9 +54,11 @@ def compression_specs(size: Size, ks=KS) -> dict[str, RunConfig]:
 def compression_table(train_x: torch.Tensor, test_x: torch.Tensor, models: dict[int, tuple] | None = None,
                       ks=KS) -> list[dict]:
     """Rows {method, k, error} for PCA at every k and for each trained AE (`models`: k -> (cfg, model))."""
-    rows = [{"method": "PCA (linear)", "k": k, "error": e} for k, e in zip(ks, pca_errors(train_x, test_x, ks))]
+    errs = pca_errors(train_x, test_x, ks)
+    rows = [{"method": "PCA (linear)", "k": k, "error": e} for k, e in zip(ks, errs, strict=True)]
     for k, (cfg, model) in sorted((models or {}).items()):
-        rows.append({"method": "autoencoder", "k": k, "error": float(sq_err(reconstruct(model, cfg, test_x), test_x).mean())})
+        err = float(sq_err(reconstruct(model, cfg, test_x), test_x).mean())
+        rows.append({"method": "autoencoder", "k": k, "error": err})
     return rows
 
 
@@ -84,7 +86,7 @@ def resolve(name: str):
     return loader
 
 
-def anomaly_specs(size: Size, digit: int = 8, base: str = "mnist") -> dict[str, RunConfig]:
+def anomaly_specs(size: Size, digit: int = 2, base: str = "mnist") -> dict[str, RunConfig]:
     """An AE and a VAE trained on every digit but `digit`."""
     b = budget(size)
     extra = dict(batch_size=32) if size == "test" else {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import tempfile
 import time
@@ -154,15 +155,27 @@ def main(args: argparse.Namespace | None = None) -> int:
     epochs = int(getattr(args, "epochs", 3) or 3)
     dev_name = getattr(args, "device", "auto") or "auto"
     if epochs < 1:
-        print("error: --epochs must be ≥ 1")
+        print("error: --epochs must be ≥ 1", file=sys.stderr)
         return 2
     device = resolve_device(dev_name)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        if threads < 1:
+            print("error: --threads must be ≥ 1", file=sys.stderr)
+            return 2
+        torch.set_num_threads(threads)  # on a busy shared machine, 1 thread gives steadier figures
 
     data = load("mnist")
     images = (data.train_x.squeeze(1) * 255).round().to(torch.uint8)  # back to the bytes torchvision would hold
     print(f"bench: seed-vae (784-400-20, BCE+KL, batch 128, Adam 1e-3) on {len(images):,} MNIST images, "
           f"{epochs} epochs, device {device}, {torch.get_num_threads()} torch threads")
     print(f"data: {data.note}")
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    cpus = os.cpu_count() or 1
+    print(f"machine: {cpus} CPUs, load average {load1:.1f}")
+    if device.type == "cpu" and load1 > cpus and threads is None:
+        print("note: the machine is busy; multi-threaded torch slows down badly when CPUs are oversubscribed "
+              "— `--threads 1` gives steadier figures")
 
     lec_s, eng_s, lec_loss, eng_loss = run_both(LectureLoop(images, data.train_y, device), epochs, str(device))
 

@@ -8,6 +8,7 @@ step point being readable through `metrics()`, and how long `cancel()` takes unt
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -69,6 +70,8 @@ def main(repeats: int = 3) -> int:
         print(f"  warm worker: median {statistics.median(warm):.3f} s (max {max(warm):.3f} s; target ≤ 1.5 s)")
         print(f"  cold start (no warm worker, fresh Python + torch): {cold:.3f} s")
         print(f"cancel → worker process gone: median {statistics.median(cancels):.3f} s (target ≤ 1 s)")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"({os.cpu_count()} CPU cores, load average {load:.1f} during the benchmark)")
         return 0
     finally:
         for b in (warm_b, cold_b):

@@ -137,10 +137,10 @@ def build_parser() -> Parser:
     s = sub.add_parser("bench", help="seconds per epoch: the lecture's VAE loop vs this engine")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, help="torch CPU threads for both loops (default: torch's choice)")
     s.set_defaults(func=cmd_bench)
 
-    from . import cli_jobs  # noqa: F401 - registers the job subcommands (submit, status, ...)
-    from . import export, ising  # noqa: F401 - register `export` and `ising`
+    from . import cli_jobs, export, ising, lessons  # noqa: F401 - they register submit/status/..., export, ising, lesson
 
     for register in EXTRA_COMMANDS:
         register(sub)

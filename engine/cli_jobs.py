@@ -77,7 +77,8 @@ def cmd_jobs(args) -> int:
         print("no jobs yet: `python -m engine submit --preset seed-vae` starts one")
     for i in infos:
         name = i.config.get("name", "")
-        print(f"{i.job_id:18s} {i.status:11s} {name:15s} epoch {i.epoch}/{i.epochs}" + ("  (cache)" if i.cached else ""))
+        tail = "  (from cache)" if i.cached else ""
+        print(f"{i.job_id:18s} {i.status:11s} {name:15s} epoch {i.epoch}/{i.epochs}{tail}")
     return 0
 
 

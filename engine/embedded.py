@@ -30,8 +30,16 @@ from pathlib import Path
 from .config import RunConfig
 from .jobs import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo
 from .store import Store
-from .worker import (CANCEL_GRACE_S, PROJECT, WORKER, JobDB, alive, dead_worker_message, default_max_jobs,
-                     describe_exit)
+from .worker import (
+    CANCEL_GRACE_S,
+    PROJECT,
+    WORKER,
+    JobDB,
+    alive,
+    dead_worker_message,
+    describe_exit,
+    forced_cancel_message,
+)
 
 INFO_FIELDS = {f.name for f in fields(JobInfo)}
 ACTIVE_STATUSES = (QUEUED, RUNNING)
@@ -87,7 +95,8 @@ class EmbeddedBackend(Backend):
                 rec = self._new(job_id, cfg, owner, status=COMPLETED, cached=True, epoch=done, epochs=cfg.epochs,
                                 step=hist["steps"][-1]["step"] if hist["steps"] else 0,
                                 latest=hist["steps"][-1] if hist["steps"] else {},
-                                message="already trained — loaded from cache", started=now, finished=now)
+                                message="already trained — loaded from cache", started=now, finished=now,
+                                owners=list((rec or {}).get("owners", [])))
                 self.db.put(rec)
                 self._register(job_id, rec["created"])
                 return job_id
@@ -122,8 +131,8 @@ class EmbeddedBackend(Backend):
             if last > since_step:
                 batch = self.db.get(f"pts:{job_id}:{idx['attempt']}:{k}") or []
                 steps.extend(p for p in batch if p["step"] > since_step)
-        return {"steps": steps, "epochs": self.db.get(f"ep:{job_id}") or [], "events": self.db.get(f"ev:{job_id}") or [],
-                "attempt": idx["attempt"], "info": rec.get("info", {})}
+        return {"steps": steps, "epochs": self.db.get(f"ep:{job_id}") or [],
+                "events": self.db.get(f"ev:{job_id}") or [], "attempt": idx["attempt"], "info": rec.get("info", {})}
 
     def snapshot(self, job_id: str, epoch: int | None = None) -> dict | None:
         self._rec(job_id)
@@ -154,18 +163,19 @@ class EmbeddedBackend(Backend):
                 return
             time.sleep(0.01)
         rec = self._rec(job_id)
+        if rec["status"] == RUNNING and rec.get("pid") is None:  # its process has not picked it up yet
+            self.db.finish(job_id, rec.get("attempt"), CANCELLED, "cancelled before it started")
+            return
         if alive(rec.get("pid"), rec.get("pid_start")):  # did not stop in time
             try:
                 os.kill(rec["pid"], signal.SIGKILL)
             except ProcessLookupError:
                 pass
         t1 = time.monotonic()
-        while time.monotonic() - t1 < 3.0 and (self._rec(job_id)["status"] == RUNNING or alive(rec.get("pid"), rec.get("pid_start"))):
+        while time.monotonic() - t1 < 3.0 and (self._rec(job_id)["status"] == RUNNING
+                                               or alive(rec.get("pid"), rec.get("pid_start"))):
             time.sleep(0.02)
-        k = self.db.epochs_done(job_id, rec)
-        self.db.finish(job_id, rec.get("attempt"), CANCELLED,
-                       f"cancelled; the worker did not stop within {CANCEL_GRACE_S:g} s and was killed; "
-                       f"kept the checkpoint of epoch {k}")
+        self.db.finish(job_id, rec.get("attempt"), CANCELLED, forced_cancel_message(self.db, job_id, self._rec(job_id)))
 
     def resume(self, job_id: str) -> str:
         rec = self._rec(job_id)
@@ -218,8 +228,10 @@ class EmbeddedBackend(Backend):
 
     # ---- extras --------------------------------------------------------------------------------------
     def prewarm(self, wait: bool = False, timeout: float = 60.0) -> bool:
-        """Start the supervisor and its warm process now, so the next submit starts in a fraction of a second.
+        """Start the supervisor and its warm process now (or keep them from idling out: cheap when they run),
+        so the next submit starts in a fraction of a second. Pages can call it on every render.
         With `wait`, block until the warm process has loaded (True) or `timeout` passes (False)."""
+        self.db.cache.set("touch", time.time())
         self._start_pool()
         if not wait:
             return True
@@ -281,8 +293,9 @@ class EmbeddedBackend(Backend):
 
     def _new(self, job_id: str, cfg: RunConfig, owner: str | None, **fields) -> dict:
         rec = {"job_id": job_id, "status": QUEUED, "config": cfg.model_dump(mode="json"), "epochs": cfg.epochs,
-               "owner": owner, "owners": [owner] if owner else [], "created": time.time(), "attempt": 0}
+               "owner": owner, "owners": [], "created": time.time(), "attempt": 0}
         rec.update(fields)
+        self._add_owner(rec, owner)
         return rec
 
     def _register(self, job_id: str, created: float) -> None:

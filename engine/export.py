@@ -119,7 +119,8 @@ def model_source(cfg: dict, shape: tuple[int, ...], run_id: str) -> str:
     kind = "VAE" if cfg.get("variational") else "autoencoder"
     rng = ("Tanh, images are mapped from [0, 1] to [-1, 1]" if cfg.get("output") == "tanh"
            else "sigmoid, images stay in [0, 1]")
-    head = HEADER.format(title=f"{cfg.get('name', 'model')}: {cfg.get('arch')} {kind}, latent size {cfg.get('latent_dim')}",
+    title = f"{cfg.get('name', 'model')}: {cfg.get('arch')} {kind}, latent size {cfg.get('latent_dim')}"
+    head = HEADER.format(title=title,
                          run_id=run_id, shape_s=", ".join(map(str, shape)), latent_dim=cfg.get("latent_dim"),
                          range_note=rng, config=_pyrepr(cfg), shape=tuple(shape))
     return head + "\n\n" + "\n\n\n".join(parts) + "\n" + FOOTER

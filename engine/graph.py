@@ -170,6 +170,16 @@ def train_gae(graph: Graph, variational: bool = False, epochs: int = 100, lr: fl
         raise ValueError(f"epochs must be between 1 and 5000, got {epochs}")
     if not (0 < test < 0.5 and 0 <= val < 0.5):
         raise ValueError("the held-out edge fractions must be below 0.5")
+    # These matrices are tiny: one CPU thread is fastest (many threads on a busy machine are ~10× slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(graph, variational, epochs, lr, hidden, latent, seed, test, val, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(graph, variational, epochs, lr, hidden, latent, seed, test, val, progress) -> GraphResult:
     split = split_edges(graph.adj, test, val, seed)
     torch.manual_seed(seed)
     model = GAE(graph.features.shape[1], hidden, latent, variational)

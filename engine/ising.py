@@ -222,9 +222,21 @@ def resolve(name: str) -> Callable[[], Dataset] | None:
         return lambda: to_dataset(generate(IsingParams()))
     key = name.removeprefix("ising-")
     path = cache_dir() / f"{key}.pt"
-    if len(key) != 12 or not path.exists():
+    if len(key) != 12 or not path.exists() or key == IsingParams().key():  # the default set is "ising"
         return None
     return lambda: to_dataset(_from_file(path))
+
+
+def register_cached() -> list[str]:
+    """Register every generated set on disk as "ising-<hash>" (so dataset lists show them after a restart)."""
+    names = []
+    for path in sorted(cache_dir().glob("*.pt")) if cache_dir().exists() else []:
+        name = f"ising-{path.stem}"
+        loader = resolve(name)
+        if loader is not None:
+            register(name, loader)
+            names.append(name)
+    return names
 
 
 # ---- analysis for the page -------------------------------------------------------------------------
@@ -271,7 +283,9 @@ def _cmd(args) -> int:
     try:
         p.check()
     except ValueError as e:
-        print(f"error: {e}")
+        import sys
+
+        print(f"error: {e}", file=sys.stderr)
         return 2
     bar = tqdm(total=1, unit="sweep", desc=p.name)
 

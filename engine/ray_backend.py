@@ -49,6 +49,7 @@ ENV_GPUS = "AE_LAB_RAY_GPUS"  # GPU fraction per job, e.g. 0.25 (default: 0.25 w
 ENV_CPUS = "AE_LAB_RAY_CPUS"  # CPUs per job (default 1)
 ENV_CANCEL_TIMEOUT = "AE_LAB_RAY_CANCEL_TIMEOUT"  # seconds to wait for a cooperative stop before force (default 15)
 SNAPSHOTS_KEPT = 8  # per running job, in the hub's memory; older epochs are read from the checkpoint store
+METRICS_KEPT = 200  # finished jobs whose step metrics stay in the hub; older ones are read from the store
 FORWARD_ENV = ("AE_LAB_DATA",)  # environment the workers need to see like the app does
 
 
@@ -77,6 +78,8 @@ class _Controls:
             try:
                 c = ray.get(self.hub.controls.remote(self.job_id, self.attempt), timeout=10)
                 self.stop, self.values = bool(c.get("stop")), c
+            except ray.exceptions.RayActorError:  # the hub is gone: nobody can see or stop this job
+                self.stop = True  # so stop cleanly; the run shows as interrupted and resumes from the store
             except Exception:  # noqa: BLE001 - a slow hub must not kill training; try again
                 pass
             self._quit.wait(self.every)
@@ -136,6 +139,7 @@ class Hub:
         self.root, self.name = root, name
         self.jobs: dict[str, dict] = {}  # job_id -> JobInfo fields
         self.live: dict[str, dict] = {}  # job_id -> steps, epochs, events, snaps, controls, ref, attempt, worker
+        self.finished: list[str] = []  # jobs in the order they finished, to bound the hub's memory
 
     # ---- launching ------------------------------------------------------------------------------------
     def _launch(self, job_id: str, opts: dict) -> None:
@@ -151,7 +155,7 @@ class Hub:
 
     async def _watch(self, job_id: str, attempt: int, ref) -> None:
         """Wait for the task; turn its result or its failure into the job's final state."""
-        status, message, result = FAILED, "", None
+        status, message, result, died = FAILED, "", None, False
         try:
             result = await ref
             status = {"completed": COMPLETED, "stopped": CANCELLED, "diverged": FAILED}[result["status"]]
@@ -162,14 +166,15 @@ class Hub:
             cause = getattr(e, "cause", None) or e
             message = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
         except ray.exceptions.RayError as e:  # worker process or node died, object lost, ...
-            message = f"the Ray worker running this job died ({type(e).__name__})"
+            message, died = f"the Ray worker running this job died ({type(e).__name__})", True
         live, info = self.live.get(job_id), self.jobs.get(job_id)
         if live is None or info is None or live["attempt"] != attempt:
             return  # forgotten or relaunched meanwhile
         if live["stop"] and status == FAILED and result is None:
             status, message = CANCELLED, "cancelled (the worker was stopped by force)"
-        if status == FAILED and result is None and info["epoch"]:
-            message += f"; resume continues from the checkpoint of epoch {info['epoch']}"
+        if died and status == FAILED:
+            message += (f"; resume continues from the checkpoint of epoch {info['epoch']}" if info["epoch"]
+                        else "; no epoch had finished, so resume starts over")
         if result:
             info["epoch"] = result.get("epochs", info["epoch"])
             info["cached"] = bool(result.get("cached"))
@@ -178,6 +183,17 @@ class Hub:
         info.update(status=status, message=message, finished=time.time(), eta_s=None)
         live["snaps"] = {}  # the store has every epoch's snapshot; keep the hub small
         live["done"].set()
+        self._retire(job_id)
+
+    def _retire(self, job_id: str) -> None:
+        """Keep the step metrics of the latest METRICS_KEPT finished jobs; older ones come from the store."""
+        if job_id in self.finished:
+            self.finished.remove(job_id)
+        self.finished.append(job_id)
+        while len(self.finished) > METRICS_KEPT:
+            old = self.live.get(self.finished.pop(0))
+            if old and old.get("done") is not None and old["done"].is_set():
+                old.update(steps=[], epochs=[], events=[])
 
     # ---- requests from the app --------------------------------------------------------------------------
     async def submit(self, job_id: str, cfg_json: dict, owner: str | None, opts: dict) -> dict:
@@ -396,7 +412,31 @@ def connect(address: str | None = None, **local) -> None:
             raise JobError(f"could not connect to the Ray cluster at {address}: {hint}") from None
     else:
         local.setdefault("include_dashboard", False)
-        ray.init(namespace=NAMESPACE, runtime_env=runtime_env, log_to_driver=False, **local)
+        _start_local(dict(namespace=NAMESPACE, runtime_env=runtime_env, log_to_driver=False, **local))
+
+
+def _start_local(kwargs: dict) -> None:
+    """ray.init() that starts a local cluster. Ray's processes die with the *thread* that spawned them
+    (PR_SET_PDEATHSIG), and Streamlit runs each page run in a short-lived thread, so off the main thread
+    the cluster is started from a daemon thread that lives as long as the process."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**kwargs)
+        return
+    ready, failure = threading.Event(), []
+
+    def keeper() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            failure.append(e)
+        ready.set()
+        if not failure:
+            threading.Event().wait()  # keep this thread (the parent of Ray's processes) alive
+
+    threading.Thread(target=keeper, name="ray-local-cluster", daemon=True).start()
+    ready.wait()
+    if failure:
+        raise failure[0]
 
 
 class RayBackend(Backend):

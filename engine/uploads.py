@@ -34,6 +34,7 @@ MAX_SAMPLES = 100_000
 MIN_SAMPLES = 10
 MAX_FEATURES = 128 * 128 * 3  # numbers per sample
 MAX_IMAGE_PIXELS = 4096 * 4096  # refuse to decode anything larger
+MAX_TOTAL = 50_000_000  # numbers in the whole dataset (200 MB as float32)
 IMAGE_EXT = {".png", ".jpg", ".jpeg"}
 HELDOUT_FRACTION = 0.15
 
@@ -100,7 +101,8 @@ def _read_zip(data: bytes, resize: tuple[int, int] | None) -> tuple[np.ndarray, 
         if info.is_dir():
             continue
         if not _safe_member(info.filename):
-            raise UploadError(f"unsafe path inside the zip: '{info.filename}' (absolute or with '..'); zip the images again")
+            raise UploadError(f"unsafe path inside the zip: '{info.filename}' (absolute or with '..'); "
+                              "zip the images again")
         p = PurePosixPath(info.filename)
         if any(part.startswith(".") or part == "__MACOSX" for part in p.parts) or p.suffix.lower() not in IMAGE_EXT:
             continue
@@ -111,7 +113,8 @@ def _read_zip(data: bytes, resize: tuple[int, int] | None) -> tuple[np.ndarray, 
             raise UploadError(f"'{info.filename}' expands {info.file_size // max(info.compress_size, 1)}× when "
                               "unzipped (a zip bomb?): upload ordinary PNG/JPG files")
         if total > MAX_UNZIPPED:
-            raise UploadError(f"the images add up to more than {MAX_UNZIPPED // 2**20} MB unzipped: upload fewer or smaller images")
+            raise UploadError(f"the images add up to more than {MAX_UNZIPPED // 2**20} MB unzipped: "
+                              "upload fewer or smaller images")
         members.append(info)
     if not members:
         raise UploadError("no .png/.jpg/.jpeg images found in the zip")
@@ -122,9 +125,14 @@ def _read_zip(data: bytes, resize: tuple[int, int] | None) -> tuple[np.ndarray, 
     folders = sorted({str(PurePosixPath(i.filename).parent) for i in members})
     classes = folders if len(folders) > 1 else []
     imgs, labels, modes, sizes = [], [], set(), set()
+    pixels = 0
     for info in members:
-        with zf.open(info) as f:
-            raw = f.read(info.file_size + 1)  # never more than the header promised
+        try:
+            with zf.open(info) as f:
+                raw = f.read(info.file_size + 1)  # never more than the header promised
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
+            raise UploadError(f"'{info.filename}' cannot be unzipped ({type(e).__name__}): "
+                              "zip the images again") from None
         if len(raw) > info.file_size:
             raise UploadError(f"'{info.filename}' is larger than its zip header says: zip the images again")
         try:
@@ -140,13 +148,18 @@ def _read_zip(data: bytes, resize: tuple[int, int] | None) -> tuple[np.ndarray, 
                               "remove it or save it again as PNG/JPG") from None
         if resize:
             im = im.resize((resize[1], resize[0]), Image.Resampling.BILINEAR)
+        pixels += im.width * im.height * (3 if im.mode == "RGB" else 1)
+        if pixels > MAX_TOTAL:
+            raise UploadError(f"the images hold more than {MAX_TOTAL:,} pixel values in all: "
+                              "upload fewer or smaller images (or tick 'resize to 28×28')")
         modes.add(im.mode)
         sizes.add(im.size)
         imgs.append(im)
         labels.append(folders.index(str(PurePosixPath(info.filename).parent)) if classes else 0)
     if len(sizes) > 1:
         shown = ", ".join(f"{w}×{h}" for w, h in sorted(sizes)[:3])
-        raise UploadError(f"the images have different sizes ({shown}, ...): tick 'resize to 28×28' or make them one size")
+        raise UploadError(f"the images have different sizes ({shown}, ...): "
+                          "tick 'resize to 28×28' or make them one size")
     w, h = sizes.pop()
     if "RGB" in modes:
         arr = np.stack([np.asarray(im.convert("RGB")) for im in imgs]).transpose(0, 3, 1, 2)
@@ -184,14 +197,19 @@ def _read_array(filename: str, data: bytes) -> tuple[np.ndarray, np.ndarray | No
         try:
             arrays = {k: obj[k] for k in obj.files}
         except ValueError:
-            raise UploadError("an array in the .npz holds Python objects (needs pickle, refused): save numeric arrays") from None
+            raise UploadError("an array in the .npz holds Python objects (needs pickle, refused): "
+                              "save numeric arrays") from None
     if not arrays:
         raise UploadError("the .npz file holds no arrays")
-    xk = _pick(arrays, ("x", "images", "data", "x_train", "arr_0")) or (next(iter(arrays)) if len(arrays) == 1 else None)
+    xk = _pick(arrays, ("x", "images", "data", "x_train", "arr_0"))
+    if xk is None and len(arrays) == 1:
+        xk = next(iter(arrays))
     if xk is None:
         raise UploadError(f"the .npz has arrays {list(arrays)}: name the data 'x' (and labels 'y')")
     yk = _pick(arrays, ("y", "labels", "label", "y_train", "arr_1"))
-    return arrays[xk], (arrays[yk] if yk and yk != xk else None), [f"data from '{xk}'" + (f", labels from '{yk}'" if yk and yk != xk else "")]
+    if yk == xk:
+        yk = None
+    return arrays[xk], (arrays[yk] if yk else None), [f"data from '{xk}'" + (f", labels from '{yk}'" if yk else "")]
 
 
 LABEL_COLUMNS = ("label", "labels", "y", "class", "target")
@@ -256,7 +274,8 @@ def _as_images(x: np.ndarray) -> tuple[np.ndarray, str]:
         if x.shape[3] in (1, 3):
             return x.transpose(0, 3, 1, 2), "array"
         raise UploadError(f"4-D arrays need 1 or 3 channels (N, C, H, W) or (N, H, W, C), got shape {x.shape}")
-    raise UploadError(f"expected samples along the first axis: (N, D) vectors or (N, H, W) / (N, C, H, W) images, got shape {x.shape}")
+    raise UploadError("expected samples along the first axis: (N, D) vectors or (N, H, W) / (N, C, H, W) images, "
+                      f"got shape {x.shape}")
 
 
 def _normalise(x: np.ndarray, per_feature: bool) -> tuple[np.ndarray, str]:
@@ -311,7 +330,8 @@ def prepare(filename: str, data: bytes, resize: tuple[int, int] | None = None, s
         x, y, notes = _read_csv(data)
         kind, per_feature = "vectors", True
     else:
-        raise UploadError(f"'{ext or filename}' files are not accepted: upload a .zip of PNG/JPG, an .npy/.npz array or a .csv")
+        raise UploadError(f"'{ext or filename}' files are not accepted: "
+                          "upload a .zip of PNG/JPG, an .npy/.npz array or a .csv")
 
     if x.dtype.kind not in "biuf":
         raise UploadError(f"the data must be numbers, got dtype {x.dtype}: save a numeric (int/float) array")
@@ -334,6 +354,8 @@ def prepare(filename: str, data: bytes, resize: tuple[int, int] | None = None, s
                                             mode="bilinear", align_corners=False).numpy()
         notes.append(f"resized to {resize[0]}×{resize[1]}")
     features = int(np.prod(x.shape[1:]))
+    if n * features > MAX_TOTAL:
+        raise UploadError(f"{n} samples × {features} numbers is more than {MAX_TOTAL:,} in all: upload a subset")
     if features > MAX_FEATURES:
         raise UploadError(f"each sample has {features} numbers, at most {MAX_FEATURES} are allowed: "
                           "use smaller images (e.g. tick 'resize to 28×28')")
@@ -342,7 +364,8 @@ def prepare(filename: str, data: bytes, resize: tuple[int, int] | None = None, s
         labels, classes = _labels(y, n)
     elif classes:
         labels = np.asarray(y, dtype=np.int64)
-        notes.append(f"{len(classes)} classes from the folders: {', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}")
+        more = ", ..." if len(classes) > 5 else ""
+        notes.append(f"{len(classes)} classes from the folders: {', '.join(classes[:5])}{more}")
     else:
         labels, classes = _labels(None, n)
     notes.append(how)
@@ -352,7 +375,8 @@ def prepare(filename: str, data: bytes, resize: tuple[int, int] | None = None, s
     te, tr = perm[:k], perm[k:]
     xt = torch.from_numpy(np.ascontiguousarray(x01))
     yt = torch.from_numpy(labels)
-    key = hashlib.sha256(data + json.dumps([filename.rsplit(".", 1)[-1].lower(), resize, seed]).encode()).hexdigest()[:12]
+    options = json.dumps([ext, resize, seed]).encode()
+    key = hashlib.sha256(data + options).hexdigest()[:12]
     note = f"Your upload '{Path(filename).name}': " + "; ".join(notes) + f"; {len(tr)} train / {len(te)} held-out."
     return Prepared(key, Path(filename).name, kind, xt[tr], yt[tr], xt[te], yt[te], classes, note)
 
@@ -390,7 +414,8 @@ def _loader(folder: Path) -> Callable[[], Dataset]:
         meta = json.loads((folder / "meta.json").read_text())
         with np.load(folder / "data.npz", allow_pickle=False) as z:
             t = {k: torch.from_numpy(z[k]) for k in ("train_x", "train_y", "test_x", "test_y")}
-        return Dataset(meta["name"], t["train_x"], t["train_y"], t["test_x"], t["test_y"], meta["note"], meta["classes"])
+        return Dataset(meta["name"], t["train_x"], t["train_y"], t["test_x"], t["test_y"], meta["note"],
+                       meta["classes"])
 
     return load
 
@@ -401,6 +426,17 @@ def resolve(name: str) -> Callable[[], Dataset] | None:
     if len(key) != 12 or not all(c in "0123456789abcdef" for c in key) or not (folder / "data.npz").exists():
         return None
     return _loader(folder)
+
+
+def register_stored() -> list[str]:
+    """Register every stored upload (so dataset lists show them after a restart); returns their names."""
+    names = []
+    for m in stored():
+        loader = resolve(m["name"])
+        if loader is not None:
+            register(m["name"], loader)
+            names.append(m["name"])
+    return names
 
 
 def stored() -> list[dict]:

@@ -48,7 +48,7 @@ FLUSH_S = 0.2  # a job writes its buffered step points at most this often
 CHECK_S = 0.1  # a job reads its cancel flag and steering controls at most this often
 CANCEL_GRACE_S = 1.0  # a cancelled job that has not stopped after this long is killed
 SPARE_DELAY_S = 2.0  # after starting a job, wait this long before warming the next process (CPU contention)
-IDLE_S = 600.0  # the pool (and its warm process) exits after this long without jobs
+IDLE_S = 300.0  # the pool (and its warm process) exits after this long without jobs or prewarm() calls
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -204,6 +204,13 @@ def dead_worker_message(db: JobDB, job_id: str, rec: dict, reason: str) -> tuple
     return FAILED, reason + tail
 
 
+def forced_cancel_message(db: JobDB, job_id: str, rec: dict) -> str:
+    if not rec.get("info"):  # the trainer had not started (still loading torch or the data)
+        return "cancelled before training started"
+    return (f"cancelled; the worker did not stop within {CANCEL_GRACE_S:g} s and was killed; "
+            f"kept the checkpoint of epoch {db.epochs_done(job_id, rec)}")
+
+
 # ---- the pool ---------------------------------------------------------------------------------------
 class Child:
     def __init__(self, proc: subprocess.Popen, job_id: str, attempt: int, slot: int):
@@ -224,6 +231,7 @@ class Pool:
         self.last_busy = time.monotonic()
         self.last_assign = -1e9
         self.ident = f"{os.getpid()}:{start_time(os.getpid())}"
+        self.settings: dict = {}  # re-read on every scheduling pass
         self.log = open(self.db.log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the pool
 
     def say(self, msg: str) -> None:
@@ -247,24 +255,26 @@ class Pool:
         self.say("started")
         last_mtime, last_pass = None, 0.0
         try:
-            while True:
-                changed = self.reap()
-                if self.stopping:
-                    break
+            while not self.stopping:
                 try:
-                    mtime = self.db.wake_path.stat().st_mtime_ns
-                except FileNotFoundError:
-                    mtime = None
-                now = time.monotonic()
-                if changed or mtime != last_mtime or now - last_pass >= PASS_S:
-                    last_mtime, last_pass = mtime, now
-                    if not self.db.root.exists():  # checkpoint folder deleted (e.g. a test's tmp dir)
+                    changed = self.reap()
+                    try:
+                        mtime = self.db.wake_path.stat().st_mtime_ns
+                    except FileNotFoundError:
+                        mtime = None
+                    now = time.monotonic()
+                    if changed or mtime != last_mtime or now - last_pass >= PASS_S:
+                        last_mtime, last_pass = mtime, now
+                        if not self.db.root.exists():  # checkpoint folder deleted (e.g. a test's tmp dir)
+                            break
+                        self.schedule()
+                    self.enforce_cancels()
+                    self.keep_spare()
+                    if self.idle() and self.try_exit():
                         break
-                    self.schedule()
-                self.enforce_cancels()
-                self.keep_spare()
-                if self.idle() and self.try_exit():
-                    break
+                except Exception:  # noqa: BLE001 - e.g. a busy database: log, retry; never drop running jobs
+                    self.say("error, retrying:\n" + traceback.format_exc())
+                    time.sleep(1.0)
                 time.sleep(POLL_S)
         finally:
             self.shutdown()
@@ -277,8 +287,10 @@ class Pool:
         if self.children:
             self.last_busy = time.monotonic()
             return False
-        idle_s = float(self.db.settings().get("idle_s") or os.environ.get("AE_LAB_WARM_IDLE") or IDLE_S)
-        return time.monotonic() - self.last_busy > idle_s
+        idle_s = float(self.settings.get("idle_s") or os.environ.get("AE_LAB_WARM_IDLE") or IDLE_S)
+        if time.monotonic() - self.last_busy <= idle_s:
+            return False
+        return time.time() - float(self.db.get("touch") or 0) > idle_s  # a page calling prewarm() keeps us warm
 
     def try_exit(self) -> bool:
         """Leave only if nothing is queued, atomically with respect to submits (they then start a new pool)."""
@@ -334,7 +346,7 @@ class Pool:
                 return
             self.say(f"warm process {self.spare.pid} exited with {self.spare.returncode}")
             self.spare, self.spare_failures = None, self.spare_failures + 1
-        warm = self.db.settings().get("warm")
+        warm = self.settings.get("warm")
         if warm is None:
             warm = os.environ.get("AE_LAB_WARM", "1") != "0"
         if not warm or self.stopping or self.spare_failures >= 3:
@@ -382,9 +394,7 @@ class Pool:
                 continue  # the job wrote its own final status
             k = self.db.epochs_done(job_id, rec)
             if ch.killed or self.db.get(f"cancel:{job_id}") is not None:
-                status = CANCELLED
-                msg = (f"cancelled; the worker did not stop within {CANCEL_GRACE_S:g} s and was killed; "
-                       f"kept the checkpoint of epoch {k}")
+                status, msg = CANCELLED, forced_cancel_message(self.db, job_id, rec)
             elif code in tuple(-s for s in STOP_SIGNALS):
                 status, msg = INTERRUPTED, f"{describe_exit(code, self.db.log_path)}; resume continues from epoch {k}"
             else:
@@ -404,11 +414,13 @@ class Pool:
     # -- scheduling
     def schedule(self) -> None:
         """Start queued jobs in order while there is capacity; fail running jobs whose process is gone."""
-        settings = self.db.settings()
-        limit = int(settings.get("max_jobs") or os.environ.get("AE_LAB_MAX_JOBS") or default_max_jobs())
+        self.settings = self.db.settings()
+        limit = int(self.settings.get("max_jobs") or os.environ.get("AE_LAB_MAX_JOBS") or default_max_jobs())
         for ch in self.children.values():
             if ch.cancel_at is None:
                 ch.cancel_at = self.db.get(f"cancel:{ch.job_id}")
+        if not self._work(limit):
+            return
         starts, dead = [], []
         with self.db.transact():
             keep, running, slots = [], 0, set()
@@ -444,6 +456,21 @@ class Pool:
             self.db.finish(job_id, rec.get("attempt"), status, msg)
         for job_id, attempt, slot in starts:
             self.launch(job_id, attempt, slot)
+
+    def _work(self, limit: int) -> bool:
+        """Read-only look: is there anything to start, fail or tidy? (Saves a write transaction per pass.)"""
+        running, queued = 0, False
+        for job_id in self.db.active():
+            rec = self.db.job(job_id)
+            if rec is None or rec["status"] not in ACTIVE:
+                return True
+            if rec["status"] == QUEUED:
+                queued = True
+            elif job_id in self.children or alive(rec.get("pid"), rec.get("pid_start")):
+                running += 1
+            else:
+                return True
+        return queued and running < limit and not self.stopping
 
 
 # ---- a job process ----------------------------------------------------------------------------------
@@ -593,6 +620,8 @@ class JobRun:
             signal.signal(s, lambda signum, frame: setattr(self, "signalled", signal.Signals(signum).name))
         with self.db.transact():
             self._update(pid=os.getpid(), pid_start=start_time(os.getpid()), boot=boot_id())
+        if self.stale:  # cancelled (or deleted) while it was being handed over
+            return 0
 
         from engine.config import RunConfig
         from engine.store import Store
@@ -600,12 +629,17 @@ class JobRun:
 
         cfg = RunConfig(**rec["config"])
         self.lr = cfg.lr
+        if cfg.dataset in PRELOADED:
+            from engine.data import load, variant
+
+            if variant(cfg.dataset) != PRELOADED[cfg.dataset]:  # e.g. the full MNIST arrived since preloading
+                load.cache_clear()
         try:
             res = train(cfg, self.report, self.should_stop, store=Store(self.db.root), controls=self.controls)
         except Exception as e:  # noqa: BLE001 - any failure becomes the job's one-line message
             traceback.print_exc()
             self.flush()
-            msg = one_line(e)
+            msg = "out of memory" if isinstance(e, MemoryError) else one_line(e)
             if "out of memory" in msg.lower():
                 msg = f"out of memory: {msg} — try a smaller batch size or model"
             k = self.db.epochs_done(self.job_id)
@@ -621,10 +655,14 @@ class JobRun:
         elif self.stale:
             return 0
         else:
-            status, msg = CANCELLED, f"cancelled during epoch {res.epochs + 1}; kept the checkpoint of epoch {res.epochs}"
+            status = CANCELLED
+            msg = f"cancelled during epoch {res.epochs + 1}; kept the checkpoint of epoch {res.epochs}"
         self.db.finish(self.job_id, self.attempt, status, msg, cached=res.cached, epoch=res.epochs,
                        epoch_seconds=res.epoch_seconds)
         return 0
+
+
+PRELOADED: dict[str, str] = {}  # dataset name -> the variant (e.g. "mnist-full") a warm process loaded
 
 
 def preload() -> None:
@@ -632,13 +670,14 @@ def preload() -> None:
     tiny optimizer step (first calls into autograd and Adam are slow)."""
     import torch
 
-    from engine.data import load
-    from engine.presets import preset
+    from engine.data import load, variant
     from engine.models import build_model
+    from engine.presets import preset
     from engine.trainer import objective
 
     with contextlib.suppress(Exception):
         load("mnist")
+        PRELOADED["mnist"] = variant("mnist")
     cfg = preset("seed-vae", hidden=(16,), latent_dim=2, dataset="synthetic")
     model = build_model(cfg, (1, 28, 28))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -7,9 +7,9 @@ import streamlit as st
 import torch
 
 from engine import ising
+from engine.config import make_config
 from engine.data import data_root
 from engine.ising import TC, IsingParams, default_temps
-from engine.config import make_config
 from engine.presets import PRESETS
 from ui.common import load_model, page_config, show_grid, store
 from ui.extra_ui import download_button, job_progress, latent_vs, launch, observables_chart, recon_vs_t

@@ -76,7 +76,10 @@ with left:
     by = {"karate": "the club each member joined after the split"}.get(
         g.name, "spin" if g.classes[0].startswith("spin") else "row parity")
     st.markdown(f"**Node embedding** ({what}), coloured by {by}. The model never saw these labels.")
-    names = [str(i) for i in range(g.n)] if g.positions is None else [f"({int(a)}, {int(b)})" for a, b in g.positions.tolist()]
+    if g.positions is None:
+        names = [str(i) for i in range(g.n)]
+    else:
+        names = [f"({int(a)}, {int(b)})" for a, b in g.positions.tolist()]
     st.altair_chart(graph_chart(xy, g.labels, g.classes, g.edges(), names), width="stretch")
 with right:
     st.markdown("**Training**: the loss and the AUC on a few validation edges.")

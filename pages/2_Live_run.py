@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from engine.jobs import RESUMABLE, JobError
-from ui.charts import loss_chart
+from ui.charts import loss_chart, total_chart
 from ui.common import fmt_seconds, job_picker, page_config, select_run, show_grid, trend_text, try_backend
 
 page_config("Live run", ":material/monitoring:")
@@ -109,9 +109,14 @@ def live() -> None:
             st.info("The first points appear after a few steps…")
         else:
             st.altair_chart(chart, width="stretch")
-            st.caption("Top: reconstruction (left axis) and KL (right axis) per image, each on its own scale; dots "
-                       "are held-out values after each epoch. Bottom: the total loss the optimizer minimises "
-                       "and β in effect. Long runs are averaged to ≤ 500 points.")
+            total = total_chart(hist)
+            if total is not None:
+                st.altair_chart(total, width="stretch")
+            st.caption("Top: reconstruction (left axis) and " + ("KL" if variational else "the regulariser, if any,")
+                       + " (right axis) per image, each on its own scale; diamonds are held-out values after each "
+                       "epoch. Bottom: the total loss the optimizer minimises"
+                       + (" and β in effect" if variational else "") + ". Dashed red lines: β or the learning rate "
+                       "changed. Long runs are averaged to ≤ 500 points.")
     with text_col:
         st.markdown("**What is happening now**")
         st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events")))

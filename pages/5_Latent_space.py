@@ -99,8 +99,9 @@ if cfg.variational:
         st.altair_chart(bar_chart(kd, "KL per image (nats)", [f"z{i + 1}" for i in range(len(kd))],
                                   x_title="latent dimension"), width="stretch")
         active = sum(v > 0.1 for v in kd)
-        st.caption(f"{active} of {len(kd)} dimensions have KL > 0.1: the others stay at the prior N(0, 1) and carry "
-                   "nothing about the image (the VAE switched them off because information costs KL).")
+        st.caption(f"{active} of {len(kd)} dimensions have KL > 0.1 (they carry information about the image). "
+                   "A dimension with KL ≈ 0 stays at the prior N(0, 1) and is ignored by the decoder: the VAE switches "
+                   "dimensions off when the information is not worth its KL price — try a larger β to see it.")
 
 # ---- traversal -----------------------------------------------------------------------------------
 st.subheader("Latent traversal: change one number of the code")

@@ -116,13 +116,23 @@ with c[3]:
 
 if r.get("message"):
     (st.error if status == "failed" else st.info)(r["message"])
+METRIC_NAMES = {"recon": "reconstruction / image (its own loss units)", "kl": "KL / image (nats)",
+                "mse01": "squared pixel error / image (pixels in [0, 1])", "loss": "total loss / image",
+                "posterior_std": "mean posterior σ (1 = prior, 0 = certain)",
+                "denoised_mse01": "squared error / image after denoising",
+                "noisy_mse01": "squared error / image of the noisy input"}
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Settings**")
-    st.json(r["config"], expanded=False)
+    cfg = r["config"]
+    st.dataframe(pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]}), hide_index=True,
+                 width="stretch", height=260)
     if r["heldout"]:
-        st.markdown("**Final held-out metrics**")
-        st.json({k: v for k, v in r["heldout"].items() if not isinstance(v, list)}, expanded=True)
+        st.markdown("**Final held-out metrics** (1,000 digits never trained on)")
+        st.dataframe(pd.DataFrame({"metric": [METRIC_NAMES.get(k, k) for k, v in r["heldout"].items()
+                                              if not isinstance(v, list)],
+                                   "value": [round(float(v), 4) for v in r["heldout"].values()
+                                             if not isinstance(v, list)]}), hide_index=True, width="stretch")
 with right:
     hist = s.history(pick)
     ch = epoch_chart(hist.get("epochs") or [], "recon")

@@ -28,7 +28,8 @@ def u8_row(images, caption: str, nrow: int | None = None, scale: int = 3) -> Non
 
 
 def latent_plot(ev: dict, title: str):
-    rows = [{"z₁": float(a), "z₂": float(b), "digit": str(int(c))} for (a, b), c in zip(ev["z"].tolist(), ev["labels"])]
+    rows = [{"z₁": float(a), "z₂": float(b), "digit": str(int(c))}
+            for (a, b), c in zip(ev["z"].tolist(), ev["labels"].tolist(), strict=True)]
     return scatter(rows, "z₁", "z₂", color="digit", title=title, height=340)
 
 
@@ -93,7 +94,8 @@ def show_beta(ev: dict) -> None:
         st.altair_chart(lines(curves, "epoch", "recon", "β", "Held-out reconstruction (BCE) per epoch"),
                         width="stretch")
     table = pd.DataFrame([{"β": r["beta"], "reconstruction": r["recon"], "KL": r["kl"], "pixel error": r["mse01"],
-                           "posterior std σ": r["posterior_std"], f"active dims (of {ev['latent_dim']})": r["active_dims"]}
+                           "posterior std σ": r["posterior_std"],
+                           f"active dims (of {ev['latent_dim']})": r["active_dims"]}
                           for r in rows])
     st.dataframe(table.round(3), hide_index=True)
     kd = [{"β": f"{r['beta']:g}", "dimension": i + 1, "KL": v} for r in rows for i, v in enumerate(r["kl_per_dim"])]
@@ -116,7 +118,9 @@ def show_epochs(ev: dict) -> None:
         st.info("No snapshots yet.")
         return
     epochs = [e for e, _ in ev["frames"]]
-    e = st.select_slider("Epoch", options=epochs, value=epochs[-1], key="lesson_epoch") if len(epochs) > 1 else epochs[0]
+    e = epochs[0]
+    if len(epochs) > 1:
+        e = st.select_slider("Epoch", options=epochs, value=epochs[-1], key="lesson_epoch")
     imgs = dict(ev["frames"])
     a, b = st.columns(2)
     with a:
@@ -173,7 +177,8 @@ def show_complete(ev: dict) -> None:
     for k in ("under", "over"):
         u8_row(ev[k]["odd"], f"{k}-complete (k = {ev[k]['latent_dim']}): what it makes of them")
     rows = [{"model": f"{k}-complete (k={ev[k]['latent_dim']})", "input": inp, "relative error": ev[k][f"rel_{key}"]}
-            for k in ("under", "over") for inp, key in (("digits", "digits"), ("non-digits", "odd"))]
+            for k in ("under", "over") for inp, key in (("held-out digits", "digits"), ("shapes", "shapes"),
+                                                        ("noise", "noise"))]
     st.altair_chart(bars(rows, "input", "relative error", color="model",
                          title="Reconstruction error / input energy (0 = perfect copy)"), width="stretch")
 

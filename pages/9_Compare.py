@@ -43,14 +43,15 @@ for rid in picked:
         held = e.get("heldout", {})
         curves.append({"run": name, "epoch": e["epoch"], "held-out loss": held.get("loss"),
                        "held-out pixel error": held.get("mse01"), "held-out KL": held.get("kl")})
-    last = (h.get("epochs") or [{}])[-1]
+    eps = h.get("epochs") or []
+    last = (eps or [{}])[-1]
     held, tr = last.get("heldout", {}), last.get("train", {})
     c = s.meta(rid).get("config") or {}
     table.append({"run": name, "epochs": last.get("epoch"), "dataset": c.get("dataset"),
                   "loss (train)": tr.get("loss"), "loss (held-out)": held.get("loss"),
                   "reconstruction (held-out)": held.get("recon"), "KL (held-out)": held.get("kl"),
                   "pixel error (held-out)": held.get("mse01"), "posterior σ": held.get("posterior_std"),
-                  "seconds / epoch": sum(e.get("seconds", 0) for e in h.get("epochs", [])) / max(1, len(h.get("epochs", [])))})
+                  "seconds / epoch": sum(e.get("seconds", 0) for e in eps) / max(1, len(eps))})
     if held.get("mse01") is not None:
         plane.append({"run": name, "rate: KL (nats)": held.get("kl") or 0.0, "distortion: pixel error": held["mse01"]})
 

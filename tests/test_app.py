@@ -180,6 +180,43 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     assert any("already trained — loading from cache" in s.value for s in again.success)
 
 
+def test_live_run_steers_cancels_and_resumes_a_running_job():
+    import time
+
+    from engine.jobs import CANCELLED, FINISHED
+    from engine.presets import preset
+    from ui.common import JOB_KEY, backend
+
+    be = backend()
+    jid = be.submit(preset("seed-vae", dataset="synthetic", epochs=300, latent_dim=2, batch_size=32))
+    at = app("pages/2_Live_run.py")
+    at.session_state[JOB_KEY] = jid
+    at.run()
+    no_exceptions(at)
+    assert not at.button(key="cancel").disabled and at.button(key="resume").disabled
+
+    at.slider[0].set_value(2.0)  # β
+    next(b for b in at.button if b.label == "Apply to the running job").click().run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < TIMEOUT:  # the worker picks the new β up at its next step
+        events = be.metrics(jid)["events"]
+        if any(e.get("kind") == "beta" for e in events) or be.status(jid).done:
+            break
+        time.sleep(0.3)
+    assert [e["value"] for e in be.metrics(jid)["events"] if e.get("kind") == "beta"] == [2.0]
+
+    at.button(key="cancel").click().run()
+    no_exceptions(at)
+    assert be.status(jid).status == CANCELLED
+    assert not at.button(key="resume").disabled
+    at.button(key="resume").click().run()
+    no_exceptions(at)
+    assert be.status(jid).status not in FINISHED, "resumed"
+    be.cancel(jid)
+
+
 def test_runs_page_deletes_a_run_after_confirmation(store):
     from engine.presets import preset
     from engine.trainer import train
@@ -214,22 +251,30 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
 
 # ---- the helpers the pages share ------------------------------------------------------------------
 def test_loss_chart_downsamples_and_marks_beta_changes():
-    from ui.charts import MAX_POINTS, downsample, loss_chart
+    from ui.charts import MAX_POINTS, downsample, loss_chart, total_chart
 
     steps = [{"epoch": 1 + i // 1000, "step": i + 1, "progress": (i + 1) / 1000, "recon": 200 - i / 100,
               "kl": 5 + i / 500, "contractive": 0.0, "sparsity": 0.0, "loss": 205.0, "beta": 1.0 if i < 1500 else 2.0,
               "lr": 1e-3} for i in range(3000)]
     df = downsample(steps)
     assert len(df) == MAX_POINTS and df["step"].iloc[-1] == 3000
+    assert df["recon"].iloc[0] < 200 and abs(df["recon"].mean() - (200 - 2999 / 200)) < 0.1, "bucket means"
     hist = {"steps": steps, "epochs": [{"epoch": 1, "heldout": {"recon": 190.0, "kl": 6.0}}],
             "events": [{"kind": "beta", "step": 1500, "epoch": 2, "value": 2.0}]}
     spec = loss_chart(hist).to_dict()
     text = str(spec)
     assert "'independent'" in text, "reconstruction and KL on independent y axes"
-    assert "β → 2" in text and "KL to the prior" in text and "β in effect" in text
-    n_rows = sum(len(v) for v in spec["datasets"].values())
-    assert n_rows < 6 * MAX_POINTS, "the chart carries the down-sampled points, not all 3000"
-    assert loss_chart({"steps": []}) is None
+    assert "β → 2" in text and "'KL to the prior'" in text and "'held-out KL'" in text
+    assert "'contractive penalty'" not in text, "the legend lists only the curves drawn"
+    rows = sum(len(v) for v in spec["datasets"].values())
+    assert rows < 4 * MAX_POINTS, "the chart carries the down-sampled points, not all 3000"
+    rule = next(v for v in spec["datasets"].values() if v and "label" in v[0])
+    assert abs(rule[0]["progress"] - 1.5) < 0.01, "the β rule sits at step 1500 = epoch 1.5"
+    total = str(total_chart(hist).to_dict())
+    assert "β in effect" in total and "total loss (minimised)" in total
+    ae = [{**p, "kl": 0.0} for p in steps]
+    assert "KL" not in str(loss_chart(ae).to_dict()) and "β in effect" not in str(total_chart(ae).to_dict())
+    assert loss_chart({"steps": []}) is None and total_chart([]) is None
 
 
 def test_project_2d_uses_codes_directly_or_pca():

@@ -9,16 +9,28 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.applications import (ImageError, anomaly_report, anomaly_specs, denoise, elbo_scores, image_from_bytes,
-                                 interpolate, pca_errors, recon_scores, resolve, roc, sample)
+from engine.applications import (
+    ImageError,
+    anomaly_report,
+    anomaly_specs,
+    denoise,
+    elbo_scores,
+    image_from_bytes,
+    interpolate,
+    pca_errors,
+    recon_scores,
+    resolve,
+    roc,
+    sample,
+)
 from engine.config import make_config
 from engine.data import LOADERS, load
-from engine.lessons import Runs, regularizer_specs
+from engine.lessons import Runs
 from engine.store import Store
 from engine.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
-DIGIT = 8
+DIGIT = 2
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +49,7 @@ def anomaly_runs(mstore) -> Runs:
 def test_pca_error_decreases_with_k():
     d = load("mnist")
     errs = pca_errors(d.train_x[:3000], d.test_x, (1, 2, 4, 8, 16, 32, 64))
-    assert all(b < a for a, b in zip(errs, errs[1:])), errs
+    assert all(b < a for a, b in zip(errs, errs[1:], strict=False)), errs
     assert pca_errors(d.train_x[:3000], d.train_x[:3000], (784,))[0] < 1e-6  # a full basis reconstructs exactly
     # PCA is optimal among linear codes: the best rank-k error is below the zero-code baseline (the mean image).
     base = (d.test_x.flatten(1) - d.train_x[:3000].flatten(1).mean(0)).pow(2).sum(1).mean()
@@ -82,7 +94,7 @@ def test_anomaly_auc_clearly_above_chance(anomaly_runs):
     vcfg, vae = anomaly_runs.model("vae")
     elbo = elbo_scores(vae, vcfg, x)
     assert elbo.shape == (len(x),) and torch.isfinite(elbo).all()
-    assert roc(elbo, y == DIGIT)["auc"] > 0.6
+    assert roc(elbo, y == DIGIT)["auc"] > 0.7
     with pytest.raises(ValueError, match="VAE"):
         elbo_scores(ae, cfg, x[:4])
 
@@ -98,14 +110,14 @@ def test_generation_shapes(anomaly_runs):
     assert torch.allclose(walk["pixels"][0], x[0]) and torch.allclose(walk["pixels"][-1], x[1])
 
 
-def test_denoising_model_cleans_noisy_digits(mstore):
-    cfg = regularizer_specs("test")["denoising"]
-    assert train(cfg, store=mstore).status == "completed"
-    _, model = mstore.load_model(cfg.run_id())
+def test_denoise_removes_noise(anomaly_runs):
+    """Any AE trained on clean digits projects a noisy digit back toward the digits it knows."""
+    cfg, model = anomaly_runs.model("ae")
     x = load("mnist").test_x[:300]
     r = denoise(model, cfg, x, level=0.5, seed=1)
     assert sum(r["err_clean"]) < 0.8 * sum(r["err_noisy"])
     assert r["noisy"].shape == r["clean"].shape == x.shape
+    assert denoise(model, cfg, x[:5], level=0.3, seed=1)["err_noisy"] == denoise(model, cfg, x[:5], 0.3, 1)["err_noisy"]
 
 
 def _png(img, fmt="PNG") -> bytes:
@@ -145,11 +157,10 @@ def test_applications_page_renders_without_runs():
 def test_applications_page_with_trained_runs(anomaly_runs, mstore, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    assert train(regularizer_specs("test")["denoising"], store=mstore).status == "completed"
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(mstore.root))
     at = AppTest.from_file(str(ROOT / "pages" / "8_Applications.py"), default_timeout=120).run()
     at.sidebar.toggle[0].set_value(True).run()
     assert not at.exception, at.exception
     aucs = [m for m in at.metric if m.label.startswith("AUC")]
     assert len(aucs) == 3 and float(aucs[0].value) > 0.7
-    assert any("cleaned" in (getattr(i, "caption", "") or "") for i in at.get("imgs")) or at.get("imgs")
+    assert at.get("imgs")  # the most anomalous digits

@@ -19,7 +19,8 @@ def run(*args: str, checkpoints: Path | None = None) -> subprocess.CompletedProc
                           text=True, timeout=300)
 
 
-def test_presets_lists_every_preset():
+def test_presets_lists_every_preset(capsys):
+    from engine.cli import main
     from engine.presets import PRESETS
 
     p = run("presets")
@@ -27,7 +28,8 @@ def test_presets_lists_every_preset():
     names = [line.split()[0] for line in p.stdout.splitlines()]
     assert names == list(PRESETS)
     assert "784-400-20" in p.stdout
-    js = json.loads(run("presets", "--json").stdout)
+    assert main(["presets", "--json"]) == 0
+    js = json.loads(capsys.readouterr().out)
     assert js["seed-vae"]["latent_dim"] == 20 and js["seed-mlp-ae"]["weight_decay"] == 1e-5
 
 
@@ -55,23 +57,28 @@ def test_train_json_then_cached(tmp_path):
     assert cached["checkpoint"] == out["checkpoint"]
 
 
-def test_train_text_output_and_no_cache(tmp_path):
-    ck = tmp_path / "ck"
-    args = ("train", "--preset", "seed-mlp-ae", "--epochs", "1", "--dataset", "synthetic", "--latent-dim", "2",
-            "--quiet")
-    p = run(*args, checkpoints=ck)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("completed: run ") and "(trained)" in p.stdout and "held-out recon" in p.stdout
-    assert run(*args, checkpoints=ck).stdout.count("(cached)") == 1
-    assert "(trained)" in run(*args, "--no-cache", checkpoints=ck).stdout
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process (no torch start-up per call): (exit code, stdout, stderr)."""
+    from engine.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as e:  # argparse exits itself
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_checkpoints_flag(tmp_path):
-    ck = tmp_path / "elsewhere"
-    p = run("--checkpoints", str(ck), "train", "--preset", "seed-vae", "--epochs", "1", "--dataset", "synthetic",
-            "--json", "--quiet")
-    assert p.returncode == 0, p.stderr
-    assert Path(json.loads(p.stdout.splitlines()[-1])["checkpoint"]).is_relative_to(ck)
+def test_train_text_output_and_no_cache(tmp_path, capsys):
+    args = ("--checkpoints", str(tmp_path / "ck"), "train", "--preset", "seed-mlp-ae", "--epochs", "1",
+            "--dataset", "synthetic", "--latent-dim", "2", "--batch-size", "100")
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert out.startswith("completed: run ") and "(trained)" in out and "held-out recon" in out
+    assert "Synthetic blobs" in err  # which data was used, above the progress bar
+    assert "(cached)" in cli(capsys, *args, "--quiet")[1]
+    assert "(trained)" in cli(capsys, *args, "--quiet", "--no-cache")[1]
+    assert (tmp_path / "ck" / "runs").is_dir()
 
 
 BAD = [
@@ -90,21 +97,15 @@ BAD = [
 
 @pytest.mark.parametrize("args, message", BAD)
 def test_bad_flags_give_one_line_and_exit_2(args, message, tmp_path, capsys):
-    from engine.cli import main
-
-    try:
-        code = main(["--checkpoints", str(tmp_path / "ck"), *args])
-    except SystemExit as e:  # argparse exits itself
-        code = e.code
-    err = capsys.readouterr()
+    code, out, err = cli(capsys, "--checkpoints", str(tmp_path / "ck"), *args)
     assert code == 2
-    lines = err.err.strip().splitlines()
-    assert len(lines) == 1, err.err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and message in lines[0]
-    assert err.out == ""
+    assert out == ""
 
 
-@pytest.mark.parametrize("args, message", [BAD[1], BAD[2], BAD[3]])
+@pytest.mark.parametrize("args, message", [BAD[1], BAD[3]])
 def test_bad_flags_in_a_real_process(args, message, tmp_path):
     p = run(*args, checkpoints=tmp_path / "ck")
     assert p.returncode == 2
@@ -112,20 +113,19 @@ def test_bad_flags_in_a_real_process(args, message, tmp_path):
     assert "Traceback" not in p.stderr and p.stdout == ""
 
 
-def test_fashion_offline_is_a_clear_error(tmp_path):
-    env_data = tmp_path / "data"
-    p = subprocess.run([sys.executable, "-m", "engine", "train", "--preset", "seed-vae", "--dataset", "fashion-mnist",
-                        "--epochs", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "AE_LAB_DATA": str(env_data),
-                            "AE_LAB_CHECKPOINTS": str(tmp_path / "ck")})
-    assert p.returncode == 2
-    assert "Fashion-MNIST is not on this machine" in p.stderr and "Traceback" not in p.stderr
+def test_fashion_offline_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AE_LAB_DATA", str(tmp_path / "data"))
+    code, _, err = cli(capsys, "--checkpoints", str(tmp_path / "ck"), "train", "--preset", "seed-vae", "--dataset",
+                       "fashion-mnist", "--epochs", "1")
+    assert code == 2 and err.count("\n") == 1
+    assert "Fashion-MNIST is not on this machine" in err
 
 
-def test_cli_main_in_process(tmp_path, capsys):
-    from engine.cli import main
-
-    assert main(["--checkpoints", str(tmp_path / "ck"), "train", "--preset", "seed-vae", "--dataset", "synthetic",
-                 "--epochs", "1", "--latent-dim", "2", "--json", "--quiet"]) == 0
-    out = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert out["epochs"] == 1 and not out["cached"]
+def test_checkpoints_flag_and_json_in_process(tmp_path, capsys):
+    ck = tmp_path / "elsewhere"
+    code, out, err = cli(capsys, "--checkpoints", str(ck), "train", "--preset", "seed-vae", "--dataset", "synthetic",
+                         "--epochs", "1", "--latent-dim", "2", "--json", "--quiet")
+    assert code == 0, err
+    res = json.loads(out.splitlines()[-1])
+    assert res["epochs"] == 1 and not res["cached"] and Path(res["checkpoint"]).is_relative_to(ck)
+    assert err == ""  # --quiet: no progress bar

@@ -57,7 +57,7 @@ def server(tmp_path):
             except OSError:
                 assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", tmp_path / "checkpoints"
     finally:
         proc.terminate()
         try:
@@ -71,7 +71,8 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def page():
+def chromium_page():
+    """A page in Debian's Chromium (not pytest-playwright's downloaded browsers: this machine is offline)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -114,10 +115,13 @@ def set_number(pg, label: str, value: int) -> None:
     pg.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=60_000)
 
 
-def test_launch_a_seed_vae_and_see_every_page(server, page):
+def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     from playwright.sync_api import expect
 
-    pg = page
+    from engine.embedded import EmbeddedBackend
+
+    server, checkpoints = server
+    pg = chromium_page
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
 
@@ -132,7 +136,7 @@ def test_launch_a_seed_vae_and_see_every_page(server, page):
     settle(pg)
     assert "seed-vae" in pg.inner_text("[data-testid=stMain]")
     launch = pg.get_by_role("button", name="Launch")
-    set_number(pg, "Epochs", 3)  # all 9,000 bundled training digits: ~10 s of training to watch
+    set_number(pg, "Epochs", 6)  # all 9,000 bundled training digits: ~15 s of training to watch and steer
     no_exception(pg)
     expect(launch).to_be_enabled(timeout=30_000)
     shoot(pg, "1_train")
@@ -153,7 +157,7 @@ def test_launch_a_seed_vae_and_see_every_page(server, page):
     pg.wait_for_url("**/Live_run", timeout=60_000)
     progress = pg.locator("[data-testid=stProgress]")
     chart = pg.locator("[data-testid=stVegaLiteChart]").first
-    seen, first_chart, shot_running = [], None, False
+    seen, first_chart, shot_running, steered, steer_at = [], None, False, False, 0
     deadline = time.monotonic() + RUN_S
     while time.monotonic() < deadline:
         if progress.count():
@@ -163,14 +167,25 @@ def test_launch_a_seed_vae_and_see_every_page(server, page):
             if "running" in t and chart.count() and chart.locator("canvas, svg").count():
                 if first_chart is None:
                     first_chart = chart.screenshot()
-                if not shot_running and "epoch 1/" in t:
-                    shot_running = True
+                if not steered:  # raise β from 1 to 2 with the slider (20 steps of 0.05) and apply it
+                    thumb = pg.get_by_role("slider", name="β (KL weight)")
+                    thumb.focus()
+                    for _ in range(20):
+                        thumb.press("ArrowRight")
+                    pg.get_by_role("button", name="Apply to the running job").click()
+                    steered, steer_at = True, len(seen)
+                if steered and not shot_running and len(seen) >= steer_at + 4:  # the β change is on the chart
+                    time.sleep(0.3)  # let the fragment finish drawing
                     shoot(pg, "2_live_running")
+                    shot_running = "running" in progress.first.inner_text()  # else retake: it just finished
             if "completed" in t or "failed" in t:
                 break
         no_exception(pg)
         time.sleep(0.5)
     assert seen and "completed" in seen[-1], seen
+    jid = EmbeddedBackend(checkpoints).jobs()[0].job_id
+    betas = [e["value"] for e in EmbeddedBackend(checkpoints).metrics(jid)["events"] if e.get("kind") == "beta"]
+    assert betas == [2.0], f"the β slider steered the running job: {betas}"
     assert len(seen) >= 3, f"the progress should change while running: {seen}"
     assert first_chart is not None, f"the loss chart should appear while the job runs: {seen}"
     settle(pg)
@@ -178,7 +193,8 @@ def test_launch_a_seed_vae_and_see_every_page(server, page):
     chart.locator("canvas, svg").first.wait_for(timeout=30_000)
     time.sleep(1.0)
     assert chart.screenshot() != first_chart, "the live chart grew while training"
-    assert pg.locator("[data-testid=stImage] img").count() >= 2, "latest reconstructions and samples"
+    pg.wait_for_function("() => document.querySelectorAll('[data-testid=stImage] img').length >= 2",
+                         timeout=30_000)  # the latest reconstructions and samples
     no_exception(pg)
     shoot(pg, "2_live_done")
 
@@ -195,12 +211,11 @@ def test_launch_a_seed_vae_and_see_every_page(server, page):
             pg.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg").first.wait_for(
                 timeout=30_000)
         no_exception(pg)
-        imgs = pg.locator("[data-testid=stImage] img")
+        imgs = pg.locator("[data-testid=stImage] img:visible")  # not those in a closed tab
         for i in range(imgs.count()):  # real pixels: every picture decodes (scrolled in: images load lazily)
             img = imgs.nth(i)
             img.scroll_into_view_if_needed()
             pg.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
                                  timeout=30_000)
         shoot(pg, name)
-    assert "seed-vae" in pg.inner_text("[data-testid=stMain]") and "completed" in pg.inner_text(
-        "[data-testid=stMain]")
+    assert "seed-vae · MLP VAE · z=20 · mnist" in pg.locator("[data-testid=stSelectbox]").first.aria_snapshot()

@@ -22,7 +22,8 @@ SCRIPT = textwrap.dedent("""
     m = load()
     x = torch.load("x.pt", weights_only=True)
     with torch.no_grad():
-        torch.save({"recon": m.reconstruct(x), "code": m.code(x), "raw": m(x * 2 - 1 if CONFIG["output"] == "tanh" else x).recon}, "out.pt")
+        raw = m(x * 2 - 1 if CONFIG["output"] == "tanh" else x).recon
+        torch.save({"recon": m.reconstruct(x), "code": m.code(x), "raw": raw}, "out.pt")
     try:
         import engine  # must not be importable from here
         print("ENGINE IMPORTABLE")
@@ -73,7 +74,8 @@ def test_zip_and_cli(tmp_path, store):
     cfg = preset("seed-vae", dataset="synthetic", train_limit=64, epochs=1, hidden=(16,), latent_dim=2)
     r = train(cfg, store=store)
     z = zipfile.ZipFile(io.BytesIO(export_zip(store, r.run_id)))
-    assert sorted(z.namelist()) == sorted(f"{r.run_id}/{n}" for n in ("README.txt", "config.json", "model.py", "weights.pt"))
+    names = ("README.txt", "config.json", "model.py", "weights.pt")
+    assert sorted(z.namelist()) == sorted(f"{r.run_id}/{n}" for n in names)
     state = torch.load(io.BytesIO(z.read(f"{r.run_id}/weights.pt")), weights_only=True)
     assert state["fc_mu.weight"].shape == (2, 16)
 

@@ -5,8 +5,7 @@ import statistics
 import pytest
 import torch
 
-from engine.graph import (GAE, average_precision, karate, lattice, normalize, project2d, roc_auc, split_edges,
-                          train_gae)
+from engine.graph import GAE, average_precision, karate, lattice, normalize, project2d, roc_auc, split_edges, train_gae
 
 
 def test_karate_graph_and_normalization():

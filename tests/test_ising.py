@@ -125,3 +125,20 @@ def test_page_generates_trains_and_plots(monkeypatch):
     assert at.selectbox(key="ising_run").value  # the trained run is offered for analysis
     cap = [c.value for c in at.caption if c.value.startswith("Held-out configurations")]
     assert cap and "Correlation of z" in cap[0]
+
+
+def test_cli_generates_and_refuses_bad_flags(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "AE_LAB_DATA": str(tmp_path / "d")}
+    cmd = [sys.executable, "-m", "engine", "ising", "--L", "8", "--temps", "2", "--t-min", "1", "--t-max", "4",
+           "--per-temp", "8", "--chains", "4", "--equil", "20", "--gap", "2"]
+    ok = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    first = ok.stdout.splitlines()[0]  # "T=1.000  <|m|>=0.996  E/N=-1.984"
+    assert first.startswith("T=1.000") and float(first.split("<|m|>=")[1].split()[0]) > 0.95
+    assert len(list((tmp_path / "d" / "ising").glob("*.pt"))) == 1
+    bad = subprocess.run(cmd[:4] + ["--L", "7"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: lattice size L must be even")

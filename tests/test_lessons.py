@@ -9,9 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.lessons import (LESSONS, Runs, beta_specs, complete_evidence, curse_evidence, denoising_evidence,
-                            distance_contrast, monte_carlo_ratio, regularizer_specs, sparsity_evidence,
-                            sphere_cube_ratio, train_lesson)
+from engine.lessons import (
+    LESSONS,
+    Runs,
+    beta_specs,
+    complete_evidence,
+    curse_evidence,
+    denoising_evidence,
+    distance_contrast,
+    monte_carlo_ratio,
+    regularizer_specs,
+    sparsity_evidence,
+    sphere_cube_ratio,
+    train_lesson,
+)
 from engine.presets import preset
 from engine.store import Store
 from engine.trainer import train
@@ -37,7 +48,7 @@ def test_sphere_cube_ratio_formula():
     assert sphere_cube_ratio(2) == pytest.approx(math.pi / 4)
     assert sphere_cube_ratio(3) == pytest.approx(math.pi / 6)
     vals = [sphere_cube_ratio(d) for d in range(1, 60)]
-    assert all(b < a for a, b in zip(vals, vals[1:]))
+    assert all(b < a for a, b in zip(vals, vals[1:], strict=False))
     assert sphere_cube_ratio(784) < 1e-300 or sphere_cube_ratio(784) == 0.0
     for d in (2, 3, 5):
         assert monte_carlo_ratio(d, n=40000) == pytest.approx(sphere_cube_ratio(d), abs=0.01)
@@ -125,12 +136,13 @@ def test_sparsity_pulls_mean_activation_to_rho(mstore):
 def test_overcomplete_reconstructs_digits_closer(mstore):
     runs = train_lesson("complete", "test", mstore)
     ev = complete_evidence(runs)
-    assert ev["over"]["rel_digits"] < ev["under"]["rel_digits"]
+    assert ev["over"]["rel_digits"] < 0.5 * ev["under"]["rel_digits"]
+    assert ev["over"]["rel_shapes"] < ev["under"]["rel_shapes"]  # copies what it has never seen
     assert ev["odd"].shape[0] == len(ev["kinds"]) == 16
 
 
 def test_every_lesson_has_claim_why_and_specs():
-    for key, lesson in LESSONS.items():
+    for _key, lesson in LESSONS.items():
         assert lesson.claim and lesson.why and lesson.title
         for size in ("test", "cpu", "gpu"):
             specs = lesson.specs(size)

@@ -12,7 +12,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from engine.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
-from engine.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, JobError  # noqa: E402
+from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, RUNNING, JobError  # noqa: E402
 from engine.presets import preset  # noqa: E402
 from engine.ray_backend import RayBackend, connect  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -42,6 +42,15 @@ def tiny(**kw):
 def long(**kw):
     """Runs for minutes unless stopped: 1000 epochs of 63 small batches."""
     return tiny(epochs=1000, batch_size=8, **kw)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"  # a zombie has exited
+    except (ProcessLookupError, FileNotFoundError):
+        return False
 
 
 def until(pred, timeout=180.0, poll=0.2):
@@ -154,8 +163,8 @@ def test_force_cancel_after_timeout():
 def test_worker_death_marks_failed_and_resumable(rb):
     job = rb.submit(long(seed=7), owner="alice")
     until(lambda: rb.status(job).epoch >= 1)
-    pid = rb.worker(job)["pid"]
-    os.kill(pid, signal.SIGKILL)  # the worker process dies mid-epoch
+    w0 = rb.worker(job)["pid"]
+    os.kill(w0, signal.SIGKILL)  # the worker process dies mid-epoch
     info = rb.wait(job, timeout=120)
     assert info.status == FAILED
     assert "worker running this job died" in info.message and "resume continues" in info.message
@@ -163,8 +172,18 @@ def test_worker_death_marks_failed_and_resumable(rb):
     assert done >= 1
     rb.resume(job)
     until(lambda: rb.status(job).epoch > done)
-    assert rb.worker(job)["pid"] != pid
-    rb.delete(job)
+    pid = rb.worker(job)["pid"]
+    assert pid != w0
+
+    rb.close(kill_hub=True)  # the hub (the cluster's job table) is lost too: the run is still not lost
+    fresh = RayBackend(num_gpus=0.25, num_cpus=0.5)
+    until(lambda: not alive(pid))  # its orphaned task stops too: never two trainers on one run
+    info = until(lambda: (i := fresh.status(job)).status == INTERRUPTED and i)
+    assert "resume continues from epoch" in info.message and info.epoch >= done + 1
+    fresh.resume(job)
+    until(lambda: fresh.status(job).epoch > info.epoch)
+    fresh.delete(job)
+    fresh.close(kill_hub=True)
 
 
 def test_classroom_isolation_shared_cache_and_quotas(rb):
@@ -205,3 +224,32 @@ def test_classroom_isolation_shared_cache_and_quotas(rb):
     teach.cancel(b)
     teach.cancel(c)
     assert {rb.wait(j, timeout=120).status for j in (b, c)} == {CANCELLED}
+
+
+def test_training_errors_fail_the_job_with_their_message(rb):
+    job = rb.submit(tiny(device="cuda"))  # this cluster's GPU share has no CUDA behind it
+    info = rb.wait(job, timeout=120)
+    assert info.status == FAILED and "no CUDA GPU is available" in info.message
+    assert "\n" not in info.message and "resume" not in info.message
+    job = rb.submit(tiny(dataset="fashion-mnist"))  # not on this machine
+    info = rb.wait(job, timeout=120)
+    assert info.status == FAILED and "Fashion-MNIST is not on this machine" in info.message
+
+
+def test_local_cluster_started_off_the_main_thread_outlives_that_thread(tmp_path):
+    """Streamlit runs each page run in a short-lived thread; the demo cluster it starts must survive it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, ray\n"
+        "from engine.ray_backend import connect\n"
+        "t = threading.Thread(target=lambda: connect(num_cpus=1)); t.start(); t.join()\n"
+        "@ray.remote\n"
+        "def f(): return 41 + 1\n"
+        "print('answer', ray.get(f.remote(), timeout=60), flush=True)\n"
+        "ray.shutdown()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert "answer 42" in out.stdout, out.stderr[-2000:]

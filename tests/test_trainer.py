@@ -229,3 +229,38 @@ def test_unavailable_cuda_is_a_config_error(store):
 
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         train(vae(device="cuda"), store=store)
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_marks_the_run_stopped(store):
+    cfg = vae(epochs=2)
+    seen = []
+
+    def interrupt():
+        if seen and seen[-1]["epoch"] == 2:
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, lambda e: seen.append(e) if e["type"] == "step" else None, interrupt, store=store)
+    meta = store.meta(cfg.run_id())
+    assert meta["status"] == "stopped" and meta["epochs_done"] == 1 and "interrupted" in meta["message"]
+    assert train(cfg, store=store).epochs == 2
+
+
+def test_bench_lecture_loop_matches_the_engine_on_the_same_data(store):
+    """The benchmark's copy of the lecture loop (engine/bench.py) learns like the engine: same loss scale."""
+    from torchvision.transforms import ToTensor
+
+    from engine.bench import DigitImages, LectureLoop
+    from engine.data import load
+
+    d = load("mnist")
+    x, y = d.train_x[:512], d.train_y[:512]
+    u8 = (x.squeeze(1) * 255).round().to(torch.uint8)
+    item, label = DigitImages(u8, y, transform=ToTensor())[3]
+    assert torch.equal(item, x[3]) and label == int(y[3])  # PIL -> ToTensor gives the engine's pixels back
+    lecture = LectureLoop(u8, y, torch.device("cpu"))
+    losses = [lecture.epoch()[1] for _ in range(2)]
+    res = train(preset("seed-vae", epochs=2, train_limit=512, device="cpu"), store=store)
+    assert losses[1] < losses[0]
+    assert res.train["loss"] == pytest.approx(losses[1], rel=0.1)

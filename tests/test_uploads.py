@@ -190,3 +190,31 @@ def test_page_rejects_bad_file_and_trains_a_good_one(monkeypatch):
 
     runs = Store().runs()
     assert len(runs) == 1 and runs[0]["status"] == "completed" and runs[0]["config"]["dataset"].startswith("upload-")
+
+
+def test_register_stored_after_restart():
+    from engine import data
+
+    x = (np.random.default_rng(0).random((20, 5))).astype(np.float32)
+    b = io.BytesIO()
+    np.save(b, x)
+    name = save(prepare("v.npy", b.getvalue()))
+    dict.pop(data.LOADERS, name)
+    assert name not in list(data.LOADERS)  # not listed until registered (or looked up)
+    assert uploads.register_stored() == [name] and name in list(data.LOADERS)
+    ds = data.load(name)
+    assert ds.train_x.shape[1:] == (1, 1, 5) and len(ds.train_x) + len(ds.test_x) == 20
+    uploads.remove(name)
+    assert name not in data.LOADERS and uploads.stored() == []
+
+
+def test_total_size_limit(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_TOTAL", 28 * 28 * 15)
+    files = {f"{i}.png": _png(a) for i, a in enumerate(_images(20))}
+    with pytest.raises(UploadError, match="pixel values in all"):
+        prepare("x.zip", _zip(files))
+    assert prepare("x.zip", _zip(files), resize=(8, 8)).shape == (1, 8, 8)  # smaller after resizing: fits
+    b = io.BytesIO()
+    np.save(b, np.zeros((20, 28, 28), np.uint8))
+    with pytest.raises(UploadError, match="in all"):
+        prepare("x.npy", b.getvalue())

@@ -64,7 +64,10 @@ def _login_screen() -> None:
     st.write("Log in to train models; your runs are yours, and runs anyone in the class trained load instantly.")
     provider = _provider()
     if st.button("Log in", type="primary"):
-        st.login(provider) if provider else st.login()
+        if provider:
+            st.login(provider)
+        else:
+            st.login()
     st.stop()
 
 
@@ -81,6 +84,9 @@ def current_user() -> tuple[str, str]:
         if not st.user.get("is_logged_in", False):
             _login_screen()
         name = st.user.get("email") or st.user.get("name") or st.user.get("sub") or ""
+        if not name:
+            st.error("Your login did not include an e-mail or name: ask the instructor to add the 'email' scope.")
+            st.stop()
     elif os.environ.get("AE_LAB_USER"):
         name = os.environ["AE_LAB_USER"]
     else:

@@ -27,8 +27,8 @@ COLORS = {
     "sparsity KL": "#8c564b",
     "total loss (minimised)": "#2ca02c",
     "β in effect": "#d62728",
-    "held-out reconstruction": "#1f77b4",
-    "held-out KL": "#ff7f0e",
+    "held-out reconstruction": "#0b3d91",
+    "held-out KL": "#a04000",
 }
 
 
@@ -60,67 +60,91 @@ def _progress_at(df: pd.DataFrame, step: float) -> float:
     return float(np.interp(step, df["step"].to_numpy(), df["progress"].to_numpy()))
 
 
-def loss_chart(history, max_points: int = MAX_POINTS, height: int = 260) -> alt.Chart | None:
-    """The training curves: reconstruction (left axis) against KL or the other regulariser (right axis),
-    and below them the total loss with β in effect. Vertical rules mark where β (or the learning
-    rate) was changed while training. `history` is a Store/Backend metrics dict or a list of step points.
-    Returns None when there is nothing to draw yet."""
+def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> alt.LayerChart | alt.Chart | None:
+    """The tension chart: reconstruction (left axis) against KL — or, for an AE, its other regulariser —
+    (right axis), each on its own scale, with held-out values as dots after each epoch and vertical
+    rules where β or the learning rate was steered. `history` is a Store/Backend metrics dict
+    ({"steps", "epochs", "events"}) or a list of step points. None when there is nothing to draw yet."""
     steps, epochs, events = _steps_of(history)
-    full = pd.DataFrame(steps)
     df = downsample(steps, max_points)
-    if df.empty or "progress" not in df:
+    if df.empty or "progress" not in df or "recon" not in df:
         return None
-    x = alt.X("progress:Q", title="epoch")
     has = {t: t in df and float(df[t].abs().max()) > 0 for t in ("kl", "contractive", "sparsity")}
-    right = "kl" if has["kl"] else ("contractive" if has["contractive"] else ("sparsity" if has["sparsity"] else None))
+    right = next((t for t in ("kl", "contractive", "sparsity") if has[t]), None)
+    series = ["reconstruction", *([TERM_NAMES[right]] if right else [])]
+    if epochs:
+        series.append("held-out reconstruction")
+        if right == "kl":
+            series.append("held-out KL")
+    color = _color(series)
 
-    def line(term: str, orient: str, dash: bool = False) -> alt.Chart:
-        name = TERM_NAMES[term]
-        d = df[["progress", term]].rename(columns={term: "value"}).assign(series=name)
-        return alt.Chart(d).mark_line(strokeDash=[5, 3] if dash else [1, 0], interpolate="step-after"
-                                      if term == "beta" else "linear").encode(
-            x=x,
-            y=alt.Y("value:Q", title=name, axis=alt.Axis(orient=orient, titleColor=COLORS[name]),
-                    scale=alt.Scale(zero=False)),
-            color=alt.Color("series:N", scale=alt.Scale(domain=list(COLORS), range=list(COLORS.values())),
-                            legend=alt.Legend(title=None, orient="top")),
-            tooltip=[alt.Tooltip("progress:Q", title="epoch", format=".2f"), alt.Tooltip("value:Q", format=".4g"),
-                     "series:N"],
-        )
-
-    def heldout(term: str, orient: str) -> alt.Chart | None:
-        pts = [{"progress": e["epoch"], "value": (e.get("heldout") or {}).get(term)} for e in epochs]
-        pts = [p for p in pts if p["value"] is not None]
-        if not pts:
-            return None
-        name = "held-out reconstruction" if term == "recon" else "held-out KL"
-        return alt.Chart(pd.DataFrame(pts).assign(series=name)).mark_point(filled=True, size=50).encode(
-            x=x, y=alt.Y("value:Q", axis=alt.Axis(orient=orient, labels=False, title=None, ticks=False,
-                                                  domain=False, grid=False)),
-            color=alt.Color("series:N"), tooltip=[alt.Tooltip("progress:Q", title="epoch"),
-                                                  alt.Tooltip("value:Q", format=".4g"), "series:N"])
-
-    left = line("recon", "left")
-    ho = heldout("recon", "left") if epochs else None
+    left = _line(df, "recon", "left", color)
+    ho = _heldout(epochs, "recon", "left", color)
     left = alt.layer(left, ho) if ho is not None else left
     if right:
-        r = line(right, "right")
-        ho_r = heldout("kl", "right") if right == "kl" and epochs else None
+        r = _line(df, right, "right", color)
+        ho_r = _heldout(epochs, "kl", "right", color) if right == "kl" else None
         r = alt.layer(r, ho_r) if ho_r is not None else r
-        top = alt.layer(left, r).resolve_scale(y="independent")
+        chart = alt.layer(left, r).resolve_scale(y="independent")
     else:
-        top = left
-
-    bottom = line("loss", "left")
-    if "beta" in df and has["kl"]:
-        bottom = alt.layer(bottom, line("beta", "right", dash=True)).resolve_scale(y="independent")
-
-    rules = _change_rules(events, full)
+        chart = left
+    rules = _change_rules(events, pd.DataFrame(steps))
     if rules is not None:
-        top = alt.layer(top, rules)
-        bottom = alt.layer(bottom, rules)
-    return alt.vconcat(top.properties(height=height), bottom.properties(height=height // 2)).resolve_scale(
-        color="shared", x="shared")
+        chart = alt.layer(chart, rules)
+    return chart.properties(height=height)
+
+
+def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> alt.LayerChart | alt.Chart | None:
+    """The total loss the optimizer minimises (left axis) and, for a VAE, β in effect (right axis, steps)."""
+    steps, _, events = _steps_of(history)
+    df = downsample(steps, max_points)
+    if df.empty or "progress" not in df or "loss" not in df:
+        return None
+    with_beta = "beta" in df and "kl" in df and float(df["kl"].abs().max()) > 0
+    color = _color([TERM_NAMES["loss"], *([TERM_NAMES["beta"]] if with_beta else [])])
+    chart = _line(df, "loss", "left", color)
+    if with_beta:
+        chart = alt.layer(chart, _line(df, "beta", "right", color, dash=True)).resolve_scale(y="independent")
+    rules = _change_rules(events, pd.DataFrame(steps))
+    if rules is not None:
+        chart = alt.layer(chart, rules)
+    return chart.properties(height=height)
+
+
+def _color(series: list[str]) -> alt.Color:
+    return alt.Color("series:N", scale=alt.Scale(domain=series, range=[COLORS[s] for s in series]),
+                     legend=alt.Legend(title=None, orient="top"))
+
+
+def _line(df: pd.DataFrame, term: str, orient: str, color: alt.Color, dash: bool = False) -> alt.Chart:
+    name = TERM_NAMES[term]
+    fmt = {"format": ".3~f"} if term == "beta" else {}
+    d = df[["progress", term]].rename(columns={term: "value"}).assign(series=name)
+    return alt.Chart(d).mark_line(strokeDash=[5, 3] if dash else [1, 0],
+                                  interpolate="step-after" if term == "beta" else "linear").encode(
+        x=alt.X("progress:Q", title="epoch"),
+        y=alt.Y("value:Q", title=name, scale=alt.Scale(zero=False),
+                axis=alt.Axis(orient=orient, titleColor=COLORS[name], **fmt)),
+        color=color,
+        tooltip=[alt.Tooltip("progress:Q", title="epoch", format=".2f"), alt.Tooltip("value:Q", format=".4g"),
+                 alt.Tooltip("series:N", title="curve")],
+    )
+
+
+def _heldout(epochs: Sequence[dict], term: str, orient: str, color: alt.Color) -> alt.Chart | None:
+    """Held-out values after each epoch, as dots on the same axis as the training curve."""
+    pts = [{"progress": e["epoch"], "value": (e.get("heldout") or {}).get(term)} for e in epochs or []]
+    pts = [p for p in pts if p["value"] is not None]
+    if not pts:
+        return None
+    name = "held-out reconstruction" if term == "recon" else "held-out KL"
+    return alt.Chart(pd.DataFrame(pts).assign(series=name)).mark_point(filled=True, size=60, shape="diamond").encode(
+        x=alt.X("progress:Q"),
+        # The same axis as the training curve (an axis=None here would hide the shared axis).
+        y=alt.Y("value:Q", title=TERM_NAMES[term], axis=alt.Axis(orient=orient, titleColor=COLORS[TERM_NAMES[term]])),
+        color=color,
+        tooltip=[alt.Tooltip("progress:Q", title="after epoch"), alt.Tooltip("value:Q", format=".4g"),
+                 alt.Tooltip("series:N", title="curve")])
 
 
 def _change_rules(events: Sequence[dict], steps: pd.DataFrame) -> alt.Chart | None:
@@ -162,7 +186,7 @@ def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) 
 
 def latent_scatter(xy, labels, axes: Sequence[str] = ("z₁", "z₂"), classes: Sequence[str] | None = None,
                    domain: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   height: int = 420, max_points: int = 2000) -> alt.Chart:
+                   height: int = 460, max_points: int = 2000) -> alt.Chart:
     """Held-out codes as points coloured by class, with tooltips (class, index, coordinates)."""
     xy = np.asarray(xy, dtype=float)[:max_points]
     labels = np.asarray(labels)[: len(xy)]
@@ -172,11 +196,11 @@ def latent_scatter(xy, labels, axes: Sequence[str] = ("z₁", "z₂"), classes: 
     sx = alt.Scale(domain=list(domain[0]), nice=False) if domain else alt.Scale(zero=False)
     sy = alt.Scale(domain=list(domain[1]), nice=False) if domain else alt.Scale(zero=False)
     sel = alt.selection_point(fields=["class"], bind="legend")
-    return alt.Chart(df).mark_circle(size=28).encode(
+    return alt.Chart(df).mark_circle(size=28, clip=True).encode(
         x=alt.X("x:Q", title=axes[0], scale=sx),
         y=alt.Y("y:Q", title=axes[1], scale=sy),
-        color=alt.Color("class:N", title="digit" if classes is None else "class", sort=order,
-                        scale=alt.Scale(scheme="tableau10")),
+        color=alt.Color("class:N", title="digit" if all(o.isdigit() for o in order) else "class", sort=order,
+                        scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(orient="bottom", columns=10)),
         opacity=alt.condition(sel, alt.value(0.85), alt.value(0.08)),
         tooltip=[alt.Tooltip("class:N", title="label"), alt.Tooltip("index:Q", title="held-out #"),
                  alt.Tooltip("x:Q", format=".3f", title=axes[0]), alt.Tooltip("y:Q", format=".3f", title=axes[1])],

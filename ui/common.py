@@ -103,14 +103,16 @@ def per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ---- runs and jobs ----------------------------------------------------------------------------
-def run_label(meta: dict) -> str:
-    """One line naming a run: status, preset/name, model, latent, epochs."""
+def run_label(meta: dict, status: bool = False) -> str:
+    """One line naming a run: preset/name, model, latent, dataset, epochs, id (and its status if asked:
+    leave it out of widget labels, which the browser does not refresh when only the status changes)."""
     c = meta.get("config") or {}
     kind = "VAE" if c.get("variational") else "AE"
-    done, total = meta.get("epochs_done", meta.get("epoch", 0)), meta.get("epochs", c.get("epochs", "?"))
-    return (f"[{meta.get('status', '?')}] {c.get('name', '?')} · {c.get('arch', '?').upper()} {kind} · "
-            f"z={c.get('latent_dim', '?')} · "
-            f"{c.get('dataset', '?')} · {done}/{total} ep · {meta.get('run_id', meta.get('job_id', ''))[:8]}")
+    limit = f" ({c['train_limit']:,} imgs)" if c.get("train_limit") else ""
+    rid = meta.get("run_id", meta.get("job_id", ""))
+    text = (f"{c.get('name', '?')} · {str(c.get('arch', '?')).upper()} {kind} · z={c.get('latent_dim', '?')} · "
+            f"{c.get('dataset', '?')}{limit} · {c.get('epochs', '?')} ep · {rid[:8]}")
+    return f"[{meta.get('status', '?')}] {text}" if status else text
 
 
 def select_run(run_id: str | None) -> None:
@@ -169,8 +171,7 @@ def job_picker(be: Backend, label: str = "Job", key: str = "job") -> JobInfo | N
     if key in st.session_state and st.session_state[key] not in ids:
         del st.session_state[key]
     jid = st.selectbox(label, ids, index=index, key=key,
-                       format_func=lambda i: run_label({**by_id[i].to_json(), "run_id": i,
-                                                        "epochs_done": by_id[i].epoch}))
+                       format_func=lambda i: run_label({"config": by_id[i].config, "run_id": i}))
     return by_id[jid]
 
 

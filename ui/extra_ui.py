@@ -159,13 +159,21 @@ def job_progress(key: str) -> None:
     _show()
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _zip(root: str, run_id: str, mtime: float) -> bytes:
+    from engine.store import Store
+
+    return export_zip(Store(root), run_id)
+
+
 def download_button(run_id: str, key: str) -> None:
     """Download the run's weights + standalone model.py + config.json as a zip."""
     s = store()
-    if s.load_state(run_id) is None:
+    state = s.run_dir(run_id) / "state.pt"
+    if not state.exists():
         return
     try:
-        data = export_zip(s, run_id)
+        data = _zip(str(s.root), run_id, state.stat().st_mtime)
     except (FileNotFoundError, OSError) as e:
         st.caption(f"Export unavailable: {e}")
         return

@@ -125,7 +125,7 @@ def histogram(rows: Sequence[dict], value: str, color: str, title: str = "", bin
 def roc_chart(curves: dict[str, dict], height: int = 300) -> alt.Chart:
     """ROC curves {name: {"fpr", "tpr", "auc"}} with the chance diagonal."""
     rows = [{"score": f"{name} (AUC {c['auc']:.3f})", "false positive rate": f, "true positive rate": t}
-            for name, c in curves.items() for f, t in zip(c["fpr"], c["tpr"])]
+            for name, c in curves.items() for f, t in zip(c["fpr"], c["tpr"], strict=False)]
     df = pd.DataFrame(rows)
     line = (alt.Chart(df, title="ROC: anomalies caught vs normal digits flagged").mark_line()
             .encode(x="false positive rate:Q", y="true positive rate:Q", color=alt.Color("score:N", title=None),
