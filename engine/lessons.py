@@ -413,7 +413,10 @@ DIMS = (1, 2, 3, 5, 10, 20, 50, 100, 300, 784)
 def curse_evidence(runs: Runs | None = None, dims: tuple[int, ...] = DIMS) -> dict:
     vol = [{"d": d, "ratio": sphere_cube_ratio(d), "monte_carlo": monte_carlo_ratio(d) if d <= 20 else None}
            for d in range(1, 31)]
-    return {"volume": vol, "distance": [distance_contrast(d) for d in dims]}
+    dist = [distance_contrast(d) for d in dims]
+    return {"volume": vol, "distance": dist,
+            **{f"sphere/cube d={d}": sphere_cube_ratio(d) for d in (2, 3, 10, 30)},
+            **{f"max/min distance d={r['d']}": r["ratio"] for r in dist if r["d"] in (2, 100, 784)}}
 
 
 LESSONS: dict[str, Lesson] = {
