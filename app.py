@@ -1,14 +1,12 @@
-"""Entry point of the AE & VAE lab: the navigation (every file in pages/) and the Home page.
-
-Home says what the models are, gives the lecture's pictures in words and links to every page.
-"""
+"""Home page of the AE & VAE lab (`streamlit run app.py`): what the models are, the lecture's pictures
+in words, links to every page in pages/, and whether a GPU was found."""
 
 from textwrap import dedent
 
 import streamlit as st
 import torch
 
-from ui.common import PAGES, other_pages, page_config
+from ui.common import PAGES, link, other_pages, page_config
 
 INTRO = dedent("""
     An **autoencoder (AE)** squeezes an image through a small code *z* (the *latent*) with an **encoder** and
@@ -48,8 +46,7 @@ def home() -> None:
         for p in other_pages():
             icon, label, blurb = PAGES.get(p.stem, (None, None, ""))
             label = label or p.stem.split("_", 1)[-1].replace("_", " ")
-            st.page_link(f"pages/{p.name}", label=f"**{label}** — {blurb}" if blurb else f"**{label}**",
-                         icon=icon or ":material/article:")
+            link(f"pages/{p.name}", f"**{label}** — {blurb}" if blurb else f"**{label}**", icon or ":material/article:")
     with right:
         st.subheader("This machine")
         if torch.cuda.is_available():
@@ -66,8 +63,4 @@ def home() -> None:
                    "MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0.")
 
 
-pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
-for p in other_pages():
-    icon, label, _ = PAGES.get(p.stem, (None, None, ""))
-    pages.append(st.Page(f"pages/{p.name}", title=label, icon=icon))
-st.navigation(pages).run()
+home()

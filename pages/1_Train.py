@@ -11,7 +11,7 @@ from engine.config import ConfigError, RunConfig, make_config
 from engine.data import LOADERS, DataUnavailable, load
 from engine.jobs import JobError
 from engine.presets import DESCRIPTIONS, PRESETS
-from ui.common import page_config, select_run, store, try_backend
+from ui.common import link, page_config, select_run, store, try_backend
 
 page_config("Train", ":material/fitness_center:")
 
@@ -258,8 +258,8 @@ if st.button("Launch", type="primary", icon=":material/rocket_launch:", disabled
             select_run(jid)
             if was_cached:
                 st.success("already trained — loading from cache")
-                st.page_link("pages/3_Reconstructions.py", label="See its reconstructions", icon=":material/compare:")
-                st.page_link("pages/4_Samples.py", label="See its samples", icon=":material/casino:")
-                st.page_link("pages/5_Latent_space.py", label="See its latent space", icon=":material/scatter_plot:")
+                link("pages/3_Reconstructions.py", "See its reconstructions", ":material/compare:")
+                link("pages/4_Samples.py", "See its samples", ":material/casino:")
+                link("pages/5_Latent_space.py", "See its latent space", ":material/scatter_plot:")
             else:
                 st.switch_page("pages/2_Live_run.py")

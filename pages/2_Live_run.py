@@ -7,7 +7,7 @@ import torch
 
 from engine.jobs import RESUMABLE, JobError
 from ui.charts import loss_chart, total_chart
-from ui.common import fmt_seconds, job_picker, page_config, select_run, show_grid, trend_text, try_backend
+from ui.common import fmt_seconds, job_picker, link, page_config, select_run, show_grid, trend_text, try_backend
 
 page_config("Live run", ":material/monitoring:")
 REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
@@ -19,7 +19,7 @@ if be is None:
 info = job_picker(be, "Job", key="live_job")
 if info is None:
     st.info("No training jobs yet. Launch one on the **Train** page — it opens here by itself.")
-    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/fitness_center:")
+    link("pages/1_Train.py", "Go to Train", ":material/fitness_center:")
     st.stop()
 
 jid = info.job_id

@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine.jobs import FINISHED, RESUMABLE, JobError
 from ui.charts import epoch_chart
-from ui.common import RUN_KEY, page_config, run_label, select_run, store, try_backend
+from ui.common import RUN_KEY, link, page_config, run_label, select_run, store, try_backend
 
 page_config("Runs", ":material/folder_open:")
 
@@ -36,7 +36,7 @@ for jid, j in jobs.items():
 
 if not rows:
     st.info("No runs yet. Train one on the **Train** page.")
-    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/fitness_center:")
+    link("pages/1_Train.py", "Go to Train", ":material/fitness_center:")
     st.stop()
 
 order = sorted(rows, key=lambda i: rows[i].get("updated") or 0, reverse=True)

@@ -163,4 +163,4 @@ def test_applications_page_with_trained_runs(anomaly_runs, mstore, monkeypatch):
     assert not at.exception, at.exception
     aucs = [m for m in at.metric if m.label.startswith("AUC")]
     assert len(aucs) == 3 and float(aucs[0].value) > 0.7
-    assert at.get("imgs")  # the most anomalous digits
+    assert at.get("image")  # the most anomalous digits

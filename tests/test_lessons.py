@@ -195,4 +195,4 @@ def test_compare_page(store):
     assert not at.exception, at.exception
     assert len(at.multiselect[0].value) == 3
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
-    assert len(at.get("imgs")) == 4  # originals + one row per run
+    assert len(at.get("image")) == 4  # originals + one row per run

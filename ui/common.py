@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.errors import StreamlitPageNotFoundError
 from torchvision.utils import make_grid
 
 from engine.config import RunConfig
@@ -79,8 +80,30 @@ def store() -> Store:
 
 
 def page_config(title: str, icon: str = ":material/neurology:") -> None:
-    """Same layout on every page."""
+    """Same layout and sidebar navigation on every page."""
     st.set_page_config(page_title=f"{title} · AE & VAE lab", page_icon=icon, layout="wide")
+    nav()
+
+
+def link(page: str, label: str, icon: str | None = None) -> None:
+    """st.page_link that is skipped (not an exception) when the page is unknown, e.g. a page script run
+    on its own in a test instead of under `streamlit run app.py`."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        pass
+
+
+def nav() -> None:
+    """The sidebar's page list with readable names and icons ('Home', not 'app'), in page-number order.
+
+    Streamlit's automatic list is switched off in .streamlit/config.toml (client.showSidebarNavigation), because
+    it names the home page after its file; pages other helpers add to pages/ appear here by themselves."""
+    with st.sidebar:
+        link("app.py", "Home", ":material/home:")
+        for p in other_pages():
+            icon, label, _ = PAGES.get(p.stem, (":material/article:", p.stem.split("_", 1)[-1].replace("_", " "), ""))
+            link(f"pages/{p.name}", label, icon)
 
 
 # ---- images -----------------------------------------------------------------------------------
@@ -144,7 +167,7 @@ def run_picker(label: str = "Run", key: str = "run", variational: bool | None = 
         what = {True: "VAE ", False: "autoencoder ", None: ""}[variational]
         st.info(f"No finished {what}epochs yet. Train one on the **Train** page (a 2-epoch run takes seconds), "
                 "then come back.")
-        st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/fitness_center:")
+        link("pages/1_Train.py", "Go to Train", ":material/fitness_center:")
         return None
     ids = [m["run_id"] for m in metas]
     labels = {m["run_id"]: run_label(m) for m in metas}
