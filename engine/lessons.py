@@ -183,6 +183,8 @@ def mlp_cnn_evidence(runs: Runs, n: int = N_SHOW) -> dict:
 # 2, 3 — AE latent vs VAE latent ------------------------------------------------------------------
 def latent_specs(size: Size) -> dict[str, RunConfig]:
     b = budget(size)
+    if size == "test":
+        b = {**b, "batch_size": 32}  # 4× the steps: a 2-D VAE needs them to spread over the prior
     return {"ae": preset("seed-mlp-ae", latent_dim=2, lr=2e-3, **b),
             "vae": preset("seed-vae", latent_dim=2, **b)}
 

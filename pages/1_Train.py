@@ -194,6 +194,8 @@ def build() -> tuple[RunConfig | None, list[str]]:
             st.info(f"'{cfg.dataset}' has only {len(load(cfg.dataset).train_x):,} training images; all are used.")
     except DataUnavailable as e:
         problems.append(str(e))
+    except Exception as e:  # noqa: BLE001 - a registered dataset's loader failing must not crash the page
+        problems.append(f"dataset '{cfg.dataset}' could not be loaded ({type(e).__name__}: {e})")
     return (None if problems else cfg), problems
 
 

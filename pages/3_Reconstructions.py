@@ -15,6 +15,7 @@ from ui.common import (
     show_grid,
     snapshot,
     snapshot_epoch_slider,
+    store,
 )
 
 page_config("Reconstructions", ":material/compare:")
@@ -35,6 +36,17 @@ def show_pairs(snap: dict, title: str | None = None) -> torch.Tensor:
     return err
 
 
+def slow_hint(run_id: str) -> None:
+    """Why a short run of the lecture's AEs still looks like grey blobs (a student would think it is broken)."""
+    cfg = config_of(run_id)
+    done = len(store().snapshot_epochs(run_id))
+    if cfg is not None and cfg.recon_reduction == "mean" and done < 10:
+        st.caption(f"Only {done} epoch{'s' if done != 1 else ''} so far. The lecture's autoencoders use nn.MSELoss, "
+                   "a *mean* over the 784 pixels: its gradients are 784× smaller than a per-image sum, so with Adam "
+                   "at lr 1e-3 they need ~20 epochs before sharp digits appear. Train longer (same settings continue "
+                   "from here) or raise the learning rate.")
+
+
 tab_one, tab_two = st.tabs(["One run over epochs", "Two runs side by side"])
 
 with tab_one:
@@ -48,6 +60,7 @@ with tab_one:
             left, right = st.columns([3, 2])
             with left:
                 err = show_pairs(snap)
+                slow_hint(rid)
             with right:
                 st.altair_chart(bar_chart(err.tolist(), "squared error per pixel", x_title="held-out image #"),
                                 width="stretch")
@@ -85,3 +98,4 @@ with tab_two:
                     st.info("No snapshot yet.")
                 else:
                     show_pairs(s, "originals / reconstructions (latest epoch)")
+                    slow_hint(r)

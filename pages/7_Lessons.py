@@ -9,8 +9,8 @@ from engine.lessons import LESSONS, Runs, default_size
 from ui.common import load_model, page_config, show_grid, store
 from ui.lesson_ui import bars, ensure_runs, histogram, lines, scatter
 
-page_config("Lessons", "🎓")
-st.title("🎓 Lessons")
+page_config("Lessons", ":material/school:")
+st.title("Lessons")
 st.caption("Each lesson states one claim of the lecture, trains (or loads) the small runs that show it, and draws "
            "the evidence on real held-out MNIST digits. Runs are cached: once anyone trained them, they load at once.")
 
@@ -57,10 +57,12 @@ def show_ae_latent(ev: dict) -> None:
                   nrow=ev["n_grid"], scale=2)
     c = st.columns(3)
     c[0].metric("grid points far from every code", f"{ev['emptiness']:.0%}")
-    c[1].metric("distance of a grid decode to the nearest real digit", f"{ev['garbage']:.1f}")
-    c[2].metric("… for points in the empty regions", f"{ev['garbage_empty']:.1f}")
-    st.caption("'Far' = more than 3× the typical gap between neighbouring codes. A high distance to the nearest real "
-               "digit means the decoded image does not look like any digit.")
+    c[1].metric("empty-region decodes: distance to the nearest real digit", f"{ev['garbage_empty']:.1f}")
+    c[2].metric("codes' distance from N(0, I)", f"{ev['gap_to_normal']:.2f}")
+    st.caption("'Far' = more than 3× the typical gap between neighbouring codes. Distance to the nearest real digit = "
+               "squared pixel distance from a decoded grid image to the closest of 1,000 real held-out digits "
+               "(a typical reconstruction is ~20–40): the larger, the less it looks like any digit. Distance from "
+               "N(0, I) = average over dimensions of |mean| + |std − 1| of the codes (compare lesson 3).")
 
 
 def show_vae_latent(ev: dict) -> None:
@@ -73,7 +75,7 @@ def show_vae_latent(ev: dict) -> None:
                   nrow=ev["n_grid"], scale=2)
     rows = [{"model": m, "mean z₁": e["mean"][0], "mean z₂": e["mean"][1], "std z₁": e["std"][0],
              "std z₂": e["std"][1], "distance from N(0, I)": e["gap_to_normal"],
-             "grid points far from codes": e["emptiness"], "grid decode → nearest digit": e["garbage"]}
+             "grid points far from every code": e["emptiness"]}
             for m, e in (("VAE", ev), ("AE", ev["ae"]))]
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True)
     st.caption("Distance from N(0, I) = average over dimensions of |mean| + |std − 1| of the codes (0 = exactly "
@@ -196,7 +198,8 @@ def show_curse(ev: dict) -> None:
     with b:
         dist = [{"d": r["d"], "max / min distance": r["ratio"], "curve": "500 random points"} for r in ev["distance"]]
         st.altair_chart(lines(dist, "d", "max / min distance", "curve",
-                              "Farthest over nearest neighbour of a random point — log scale", log_y=True),
+                              "Farthest / nearest neighbour of a random point", log_y=True, log_x=True,
+                              x_title="d (log scale)"),
                         width="stretch")
         st.caption(" · ".join(f"d={r['d']}: {r['ratio']:.2f}" for r in ev["distance"][-4:]))
 

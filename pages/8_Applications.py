@@ -25,8 +25,8 @@ from engine.lessons import default_size, epochs_specs, regularizer_specs, u8
 from ui.common import load_model, page_config, show_grid
 from ui.lesson_ui import ensure_runs, histogram, lines, roc_chart
 
-page_config("Applications", "🧰")
-st.title("🧰 Applications")
+page_config("Applications", ":material/science:")
+st.title("Applications")
 st.caption("What autoencoders are used for, on real held-out MNIST digits. Each tool trains its small models once "
            "(in the background, cached) the first time you open it.")
 

@@ -8,8 +8,8 @@ import streamlit as st
 from ui.common import page_config, run_label, show_grid, snapshot, store
 from ui.lesson_ui import lines, scatter
 
-page_config("Compare runs", "⚖️")
-st.title("⚖️ Compare runs")
+page_config("Compare runs", ":material/balance:")
+st.title("Compare runs")
 st.caption("Pick finished runs to put side by side. Every run sees the same held-out digits, so pixel errors "
            "(squared error per image, pixels in [0, 1]) compare across models and losses.")
 

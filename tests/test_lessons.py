@@ -79,11 +79,9 @@ def test_vae_latent_closer_to_standard_normal_than_ae(mstore):
     runs = train_lesson("vae-latent", "test", mstore)
     ev = LESSONS["vae-latent"].evidence(runs)
     assert ev["gap_to_normal"] < ev["ae"]["gap_to_normal"], (ev["gap_to_normal"], ev["ae"]["gap_to_normal"])
-    assert all(abs(m) < 0.5 for m in ev["mean"])
     assert ev["z"].shape == (1000, 2) and ev["grid"].shape == (144, 1, 28, 28)
-    # The AE leaves more of its plane empty, and its grid decodes look less like real digits.
+    # The AE leaves more of the plane it spans empty.
     assert ev["ae"]["emptiness"] > ev["emptiness"]
-    assert ev["ae"]["garbage"] > ev["garbage"]
     assert LESSONS["ae-latent"].evidence(runs)["emptiness"] == pytest.approx(ev["ae"]["emptiness"])
 
 
