@@ -24,10 +24,14 @@ KS = (2, 4, 8, 16, 32)
 
 
 def pca_fit(x01: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean (D,), top-k principal directions (k, D)) of images via torch.linalg.svd."""
+    """(mean (D,), top-k principal directions (k, D)) of images via torch.linalg.svd.
+
+    The SVD of the D×D scatter matrix XᵀX has the same right singular vectors as the centred data X
+    and is much cheaper for N ≫ D (9,000 × 784 → 784 × 784)."""
     flat = x01.flatten(1).double()
     mean = flat.mean(0)
-    _, _, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+    c = flat - mean
+    _, _, vh = torch.linalg.svd(c.T @ c)
     return mean, vh[:k]
 
 

@@ -53,7 +53,7 @@ for rid in picked:
                   "pixel error (held-out)": held.get("mse01"), "posterior σ": held.get("posterior_std"),
                   "seconds / epoch": sum(e.get("seconds", 0) for e in eps) / max(1, len(eps))})
     if held.get("mse01") is not None:
-        plane.append({"run": name, "rate: KL (nats)": held.get("kl") or 0.0, "distortion: pixel error": held["mse01"]})
+        plane.append({"run": name, "rate = KL (nats)": held.get("kl") or 0.0, "distortion = pixel error": held["mse01"]})
 
 a, b = st.columns(2)
 metric = a.radio("Curve", ["held-out pixel error", "held-out loss", "held-out KL"], horizontal=True, key="cmp_metric")
@@ -63,7 +63,7 @@ if pts:
     a.caption("The loss is in each run's own units (MSE or BCE, mean or sum): compare losses only between runs "
               "with the same loss; the pixel error compares everything.")
 if plane:
-    b.altair_chart(scatter(plane, "rate: KL (nats)", "distortion: pixel error", color="run",
+    b.altair_chart(scatter(plane, "rate = KL (nats)", "distortion = pixel error", color="run",
                            title="Rate–distortion plane (AEs sit at KL = 0)"), width="stretch")
     b.caption("Lower-left is better on both. Moving along a β sweep trades one for the other.")
 st.dataframe(pd.DataFrame(table).round(4), hide_index=True)

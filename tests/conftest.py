@@ -10,9 +10,14 @@ os.environ.setdefault("AE_LAB_DATA", os.path.join(os.path.dirname(__file__), "_n
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    root = tmp_path / "checkpoints"
+    monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(root))
     torch.manual_seed(0)
     yield
+    if (root / "jobs").exists():  # a test submitted jobs: stop its supervisor and warm worker (~450 MB each)
+        from engine.embedded import EmbeddedBackend
+
+        EmbeddedBackend(root).shutdown()
 
 
 @pytest.fixture
