@@ -149,10 +149,13 @@ def _median(xs: list[float]) -> float:
 
 
 def main(args: argparse.Namespace | None = None) -> int:
+    """Print the side-by-side table (`args`: epochs, device, threads from `python -m engine bench`), then
+    the job-backend benchmarks of engine/bench_jobs.py when that module exists. Returns an exit code."""
     from .data import load
     from .trainer import resolve_device
 
-    epochs = int(getattr(args, "epochs", 3) or 3)
+    epochs = getattr(args, "epochs", None)
+    epochs = 3 if epochs is None else int(epochs)
     dev_name = getattr(args, "device", "auto") or "auto"
     if epochs < 1:
         print("error: --epochs must be ≥ 1", file=sys.stderr)

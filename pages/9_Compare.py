@@ -53,7 +53,8 @@ for rid in picked:
                   "pixel error (held-out)": held.get("mse01"), "posterior σ": held.get("posterior_std"),
                   "seconds / epoch": sum(e.get("seconds", 0) for e in eps) / max(1, len(eps))})
     if held.get("mse01") is not None:
-        plane.append({"run": name, "rate = KL (nats)": held.get("kl") or 0.0, "distortion = pixel error": held["mse01"]})
+        plane.append({"run": name, "rate = KL (nats)": held.get("kl") or 0.0,
+                      "distortion = pixel error": held["mse01"]})
 
 a, b = st.columns(2)
 metric = a.radio("Curve", ["held-out pixel error", "held-out loss", "held-out KL"], horizontal=True, key="cmp_metric")

@@ -89,12 +89,14 @@ def _progress(specs: dict[str, RunConfig], key: str) -> None:
 
 # ---- charts ----------------------------------------------------------------------------------------
 def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log_y: bool = False,
-          height: int = 240, x_title: str | None = None, y_title: str | None = None, log_x: bool = False) -> alt.Chart:
+          height: int = 240, x_title: str | None = None, y_title: str | None = None,
+          log_x: bool = False) -> alt.Chart:
     df = pd.DataFrame(list(rows))
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
     return (alt.Chart(df, title=title).mark_line(point=True)
-            .encode(x=alt.X(f"{x}:Q", title=x_title or x, scale=xscale), y=alt.Y(f"{y}:Q", scale=scale, title=y_title or y),
+            .encode(x=alt.X(f"{x}:Q", title=x_title or x, scale=xscale),
+                    y=alt.Y(f"{y}:Q", scale=scale, title=y_title or y),
                     color=alt.Color(f"{color}:N", title=color), tooltip=list(df.columns))
             .properties(height=height))
 
