@@ -81,8 +81,11 @@ class Store:
         return sorted((m for m in out if m), key=lambda m: m.get("updated", 0), reverse=True)
 
     def is_complete(self, run_id: str) -> bool:
+        """Finished as its config says. A run whose β or lr was steered by hand is not what its config
+        describes, so it never serves as the cached result of that config."""
         m = self.meta(run_id)
-        return bool(m and m.get("status") == "completed" and (self.run_dir(run_id) / "state.pt").exists())
+        return bool(m and m.get("status") == "completed" and not m.get("steered")
+                    and (self.run_dir(run_id) / "state.pt").exists())
 
     def config(self, run_id: str) -> RunConfig:
         return RunConfig(**read_json(self.run_dir(run_id) / "config.json"))
@@ -145,13 +148,26 @@ class Store:
         """A stored run with the same settings and fewer (or equal) epochs, to continue from."""
         best = None
         for m in self.runs():
-            if m.get("base_id") != cfg.base_id() or m["run_id"] == cfg.run_id():
+            if m.get("base_id") != cfg.base_id() or m["run_id"] == cfg.run_id() or m.get("steered"):
                 continue
             done = m.get("epochs_done", 0)
             if 0 < done <= cfg.epochs and (self.run_dir(m["run_id"]) / "state.pt").exists():
                 if best is None or done > best[0]:
                     best = (done, m["run_id"])
         return best[1] if best else None
+
+    def archive_steered(self, run_id: str) -> str:
+        """Keep a finished steered run under a new id (before its config is trained as configured)."""
+        m = self.meta(run_id) or {}
+        k = 1
+        while self.meta(f"{run_id}-steered-{k}"):
+            k += 1
+        new = f"{run_id}-steered-{k}"
+        self.copy_run(run_id, new)
+        fields = {k: v for k, v in m.items() if k not in ("run_id", "updated")}
+        self.set_meta(new, **{**fields, "base_id": None, "name": f"{m.get('name', 'run')} (steered)"})
+        self.delete(run_id)
+        return new
 
     def copy_run(self, src: str, dst: str) -> None:
         shutil.copytree(self.run_dir(src), self.run_dir(dst), dirs_exist_ok=True)

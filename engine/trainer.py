@@ -212,6 +212,10 @@ def train(
         return TrainResult(run_id, ckpt, True, "completed", m.get("epochs_done", cfg.epochs), m.get("train") or {},
                            m.get("heldout") or {}, [], msg)
 
+    m = store.meta(run_id)
+    if use_cache and m and m.get("steered") and m.get("status") == "completed":
+        store.archive_steered(run_id)  # kept under its own id; now train the config as configured
+
     device = resolve_device(cfg.device)
     data = load(cfg.dataset)
     train_x = data.train_x[: cfg.train_limit] if cfg.train_limit else data.train_x
@@ -270,6 +274,9 @@ def train(
                 if controls is not None:
                     ctl = controls() or {}
                     new_beta, new_lr = ctl.get("beta"), ctl.get("lr")
+                    if (new_beta is not None and new_beta != beta_override) or (
+                            new_lr is not None and new_lr != last_lr):
+                        store.set_meta(run_id, steered=True)
                     if new_beta is not None and new_beta != beta_override:
                         beta_override = float(new_beta)
                         history["events"].append(

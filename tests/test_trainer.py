@@ -264,3 +264,19 @@ def test_bench_lecture_loop_matches_the_engine_on_the_same_data(store):
     res = train(preset("seed-vae", epochs=2, train_limit=512, device="cpu"), store=store)
     assert losses[1] < losses[0]
     assert res.train["loss"] == pytest.approx(losses[1], rel=0.1)
+
+
+def test_a_steered_run_never_serves_as_the_cached_result_of_its_config(store):
+    """β moved by hand during training: the result is kept, but under its own id, and the config retrains."""
+    cfg = vae()
+    steered = train(cfg, store=store, controls=lambda: {"beta": 4.0})
+    assert steered.status == "completed"
+    assert store.meta(cfg.run_id())["steered"] and not store.is_complete(cfg.run_id())
+    again = train(cfg, store=store)
+    assert not again.cached and again.status == "completed"
+    kept = [m for m in store.runs() if m["run_id"].startswith(f"{cfg.run_id()}-steered-")]
+    assert len(kept) == 1 and kept[0]["status"] == "completed" and "steered" in kept[0]["name"]
+    assert store.load_state(kept[0]["run_id"]) is not None
+    assert store.is_complete(cfg.run_id())
+    assert again.heldout["kl"] > steered.heldout["kl"]  # β = 4 squeezed the KL; the unsteered β = 1 run did not
+    assert train(cfg, store=store).cached
