@@ -140,6 +140,9 @@ class ClassroomBackend(Backend):
         self.store = store or getattr(inner, "store", None) or Store()
         self._lock = diskcache.Lock(self.store.index, "class:lock", expire=30)  # expires if a process dies holding it
 
+    def prewarm(self) -> None:
+        self.inner.prewarm()
+
     # ---- policy -----------------------------------------------------------------------------------------
     @property
     def policy(self) -> Policy:

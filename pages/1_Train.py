@@ -15,6 +15,10 @@ from ui.common import link, page_config, select_run, store, try_backend
 
 page_config("Train", ":material/fitness_center:")
 
+_warm = try_backend()
+if _warm is not None:
+    _warm.prewarm()  # a warm worker process (torch loaded) makes Launch start training in a fraction of a second
+
 FORM = "train_form"  # the form's values, kept while the student visits other pages
 CUSTOM = "custom"
 PIXELS = 784

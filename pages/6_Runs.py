@@ -7,7 +7,9 @@ import streamlit as st
 
 from engine.jobs import FINISHED, RESUMABLE, JobError
 from ui.charts import epoch_chart
-from ui.common import RUN_KEY, link, page_config, run_label, select_run, store, try_backend
+from ui.auth import limits_panel
+from ui.common import RUN_KEY, link, page_config, run_label, runs, select_run, store, try_backend
+from ui.extra_ui import download_button
 
 page_config("Runs", ":material/folder_open:")
 
@@ -18,7 +20,7 @@ st.caption("Every run trained here (in the app or with `python -m engine train`)
 be = try_backend()
 s = store()
 rows: dict[str, dict] = {}
-for m in s.runs():
+for m in runs(with_snapshots=False):  # in classroom mode a student's own runs only
     rows[m["run_id"]] = {"run_id": m["run_id"], "status": m.get("status", "?"), "config": m.get("config") or {},
                          "epochs_done": m.get("epochs_done", 0), "epochs": m.get("epochs"),
                          "train": m.get("train") or {}, "heldout": m.get("heldout") or {},
@@ -103,8 +105,9 @@ with c[3]:
                  help="Forget this run and delete its checkpoint (a running job is cancelled first)."):
         try:
             if is_job and be is not None:
-                be.delete(pick)
-            s.delete(pick)
+                be.delete(pick)  # a classroom student's delete only removes a shared run from their own list
+            else:
+                s.delete(pick)
         except JobError as e:
             st.error(str(e))
         else:
@@ -116,6 +119,7 @@ with c[3]:
 
 if r.get("message"):
     (st.error if status == "failed" else st.info)(r["message"])
+download_button(pick, key="runs_export")
 METRIC_NAMES = {"recon": "reconstruction / image (its own loss units)", "kl": "KL / image (nats)",
                 "mse01": "squared pixel error / image (pixels in [0, 1])", "loss": "total loss / image",
                 "posterior_std": "mean posterior σ (1 = prior, 0 = certain)",
@@ -139,3 +143,5 @@ with right:
     if ch is not None:
         st.markdown("**Reconstruction per epoch: training vs held-out** (a growing gap means overfitting)")
         st.altair_chart(ch, width="stretch")
+
+limits_panel()  # classroom mode: the class limits (instructors can change them)

@@ -180,6 +180,7 @@ def test_classroom_with_oidc_shows_the_login_screen(monkeypatch):
                           "client_id": "id", "client_secret": "s",
                           "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
     at.run()
-    assert not at.exception and not at.markdown  # the page itself never ran
+    assert not at.exception
+    assert not any("user=" in m.value for m in at.markdown)  # the page itself never ran
     assert at.title[0].value.endswith("classroom")
-    assert at.button and at.button[0].label == "Log in" or "Authlib" in at.error[0].value
+    assert at.button[0].label == "Log in"  # Authlib is pinned in requirements.txt, so the real login button shows

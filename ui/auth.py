@@ -20,7 +20,7 @@ from engine.config import ConfigError
 from engine.jobs import Backend, JobError
 from engine.store import default_root
 
-from .common import backend, try_backend
+from .common import backend, plain_backend
 
 
 def _secrets(section: str) -> dict:
@@ -116,10 +116,27 @@ def user_backend() -> Backend:
 def try_user_backend() -> Backend | None:
     """user_backend(), or None after showing why background jobs are unavailable (like common.try_backend)."""
     if not classroom_enabled():
-        return try_backend()
+        return plain_backend()
     name, role = current_user()  # may stop the page at the login screen
-    b = try_backend()
+    b = plain_backend()
     return None if b is None else ClassroomBackend(b, User(name, role))
+
+
+def visible_run_ids() -> set[str] | None:
+    """Run ids the current user may open: None (all) in local mode and for instructors, else the
+    student's own jobs (a shared preset run counts once they have submitted it)."""
+    if not classroom_enabled():
+        return None
+    name, role = current_user()
+    if role == INSTRUCTOR:
+        return None
+    b = plain_backend()
+    if b is None:
+        return set()
+    try:
+        return {j.job_id for j in ClassroomBackend(b, User(name, role)).jobs()}
+    except JobError:
+        return set()
 
 
 def sidebar_user() -> None:

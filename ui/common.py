@@ -65,13 +65,21 @@ def backend() -> Backend:
     return _backend(os.environ.get("AE_LAB_BACKEND", "embedded"), os.environ.get("AE_LAB_CHECKPOINTS", ""))
 
 
-def try_backend() -> Backend | None:
+def plain_backend() -> Backend | None:
     """backend(), or None after showing on the page why background jobs are unavailable."""
     try:
         return backend()
     except Exception as e:  # noqa: BLE001 - any failure here means the same to the user
         st.error(f"Background training is unavailable: {e}. Finished runs can still be viewed.")
         return None
+
+
+def try_backend() -> Backend | None:
+    """The backend as the current user sees it (classroom mode: only their own jobs, quotas), or None
+    after showing why background jobs are unavailable. Every page gets its backend here."""
+    from .auth import try_user_backend
+
+    return try_user_backend()
 
 
 def store() -> Store:
@@ -81,7 +89,10 @@ def store() -> Store:
 
 def page_config(title: str, icon: str = ":material/neurology:") -> None:
     """Same layout and sidebar navigation on every page."""
+    from .auth import sidebar_user
+
     st.set_page_config(page_title=f"{title} · AE & VAE lab", page_icon=icon, layout="wide")
+    sidebar_user()  # classroom mode: stops at the login screen until the user has logged in
     nav()
 
 
@@ -147,8 +158,13 @@ def select_run(run_id: str | None) -> None:
 
 def runs(with_snapshots: bool = True, variational: bool | None = None) -> list[dict]:
     """Stored runs (newest first) that have at least one epoch on disk; optionally only VAEs / only AEs."""
+    from .auth import visible_run_ids
+
+    visible = visible_run_ids()  # None: all (local mode, instructors); else a student's own runs
     out = []
     for m in store().runs():
+        if visible is not None and m["run_id"] not in visible:
+            continue
         if with_snapshots and not m.get("epochs_done"):
             continue
         if variational is not None and bool((m.get("config") or {}).get("variational")) != variational:
