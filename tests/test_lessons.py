@@ -14,6 +14,7 @@ from engine.lessons import (
     Runs,
     beta_specs,
     complete_evidence,
+    contractive_evidence,
     curse_evidence,
     denoising_evidence,
     distance_contrast,
@@ -121,6 +122,14 @@ def test_denoising_lowers_error_against_clean_image(mstore):
     assert clean["err_noisy"] == 0.0
 
 
+def test_contractive_penalty_reduces_latent_movement(mstore):
+    specs = regularizer_specs("test")
+    runs = trained({k: specs[k] for k in ("contractive", "uncontracted")}, mstore)
+    ev = contractive_evidence(runs, eps=0.05)
+    assert ev["contractive"]["relative"] < 0.8 * ev["uncontracted"]["relative"], ev
+    assert len(ev["contractive"]["movement"]) == 1000
+
+
 def test_sparsity_pulls_mean_activation_to_rho(mstore):
     specs = regularizer_specs("test")
     runs = trained({k: specs[k] for k in ("sparse", "dense")}, mstore)
@@ -194,3 +203,17 @@ def test_compare_page(store):
     assert len(at.multiselect[0].value) == 3
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
     assert len(at.get("image")) == 4  # originals + one row per run
+
+
+def test_cli_lesson(capsys):
+    import json
+
+    from engine.cli import main
+
+    assert main(["lesson"]) == 0
+    assert "curse" in capsys.readouterr().out
+    assert main(["lesson", "curse", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["evidence"]["sphere/cube d=2"] == pytest.approx(math.pi / 4)
+    assert main(["lesson", "nope"]) == 2
+    assert "unknown lesson 'nope'" in capsys.readouterr().err
