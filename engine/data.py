@@ -82,6 +82,9 @@ def _images(u8: torch.Tensor) -> torch.Tensor:
 
 def variant(name: str) -> str:
     """Which data a dataset name resolves to on this machine (cheap: looks at files only)."""
+    if "-without-" in name:  # anomaly sets inherit their base's resolution: mnist-without-2 -> mnist-full-without-2
+        base, _, digit = name.partition("-without-")
+        return f"{variant(base)}-without-{digit}"
     if name in ("mnist", "fashion-mnist"):
         folder = data_root() / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
         if all(_find(folder, s) for s in IDX_FILES):  # the same test `_full` uses to load it

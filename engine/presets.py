@@ -29,7 +29,7 @@ PRESETS: dict[str, dict] = {
         noise_kind="gaussian", noise_std=0.5, lr=1e-3, batch_size=128, epochs=10,
     ),
     "contractive-ae": dict(
-        arch="mlp", hidden=(256,), latent_dim=16, latent_activation="sigmoid", output="sigmoid", recon="bce",
+        arch="mlp", hidden=(256,), latent_dim=16, output="sigmoid", recon="bce",
         contractive_weight=1.0, lr=1e-3, batch_size=128, epochs=10,
     ),
     # Over-complete: 1024 latent units for 784 pixels; the sparsity term keeps most units near rho.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import page_config, run_label, show_grid, snapshot, store
+from ui.common import page_config, run_label, runs, show_grid, snapshot, store
 from ui.lesson_ui import lines, scatter
 
 page_config("Compare runs", ":material/balance:")
@@ -14,7 +14,7 @@ st.caption("Pick finished runs to put side by side. Every run sees the same held
            "(squared error per image, pixels in [0, 1]) compare across models and losses.")
 
 s = store()
-metas = [m for m in s.runs() if m.get("epochs_done")]
+metas = runs()  # runs with a finished epoch (in classroom mode, a student's own)
 if not metas:
     st.info("No finished runs yet. Train some on the **Train** page, or open a lesson on the **Lessons** page — "
             "then come back to compare them.")

@@ -218,3 +218,45 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
                                  timeout=30_000)
         shoot(pg, name)
     assert "seed-vae · MLP VAE · z=20 · mnist" in pg.locator("[data-testid=stSelectbox]").first.aria_snapshot()
+
+
+def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(server, chromium_page):
+    """Each lesson opens without an exception; lesson 5 (quick version) trains in the background from its
+    button and then shows its evidence; Applications, Compare, Ising, Your data and Graph AE render."""
+    server, _ = server
+    pg = chromium_page
+    pg.goto(f"{server}/Lessons")
+    settle(pg)
+    no_exception(pg)
+    radios = pg.locator("[data-testid=stSidebar] [role=radiogroup] label")
+    n = radios.count()
+    assert n == 8, f"eight lessons in the sidebar, found {n}"
+    for i in range(n):
+        radios.nth(i).click()
+        time.sleep(0.5)
+        settle(pg)
+        no_exception(pg)
+        text = pg.inner_text("[data-testid=stMain]")
+        assert "Why" in text or "▶ Train" in text, text[:500]
+        if i == 7:  # the curse of dimensionality needs no training: its charts are there at once
+            pg.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg").first.wait_for(
+                timeout=30_000)
+        shoot(pg, f"7_lesson_{i + 1}")
+
+    radios.nth(4).click()  # 5 · samples improve with training, quick version
+    settle(pg)
+    pg.get_by_text("Quick version").click()
+    settle(pg)
+    pg.get_by_role("button", name="▶ Train").click()
+    pg.wait_for_function("() => document.querySelectorAll('[data-testid=stImage] img').length >= 2",
+                         timeout=RUN_S * 1000)
+    settle(pg)
+    no_exception(pg)
+    shoot(pg, "7_lesson_5_trained")
+
+    for url, name in (("Applications", "8_applications"), ("Compare", "9_compare"), ("Ising", "10_ising"),
+                      ("Your_data", "11_your_data"), ("Graph_AE", "12_graph_ae")):
+        pg.goto(f"{server}/{url}")
+        settle(pg)
+        no_exception(pg)
+        shoot(pg, name)
