@@ -28,7 +28,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import RunConfig
-from .jobs import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo
+from .jobs import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo, check_steer
 from .store import Store
 from .worker import (
     CANCEL_GRACE_S,
@@ -191,14 +191,7 @@ class EmbeddedBackend(Backend):
 
     def steer(self, job_id: str, beta: float | None = None, lr: float | None = None) -> None:
         rec = self._rec(job_id)
-        if beta is None and lr is None:
-            raise JobError("nothing to change: give a new beta and/or learning rate")
-        if beta is not None and not (0 <= beta <= 1000):
-            raise JobError(f"beta must be between 0 and 1000 (it weighs the KL term), got {beta}")
-        if lr is not None and not (0 < lr <= 10):
-            raise JobError(f"learning rate must be > 0 and ≤ 10, got {lr}")
-        if beta is not None and not rec["config"].get("variational"):
-            raise JobError(f"job {job_id} trains an autoencoder without a KL term: β only steers a VAE")
+        check_steer(job_id, rec["config"], beta, lr)
         if rec["status"] not in (QUEUED, RUNNING):
             raise JobError(f"job {job_id} is {rec['status']}: only a queued or running job can be steered")
         with self.db.transact():

@@ -109,6 +109,18 @@ class Backend(ABC):
             time.sleep(poll)
 
 
+def check_steer(job_id: str, config: dict, beta: float | None, lr: float | None) -> None:
+    """Raise JobError unless (beta, lr) is a change a running job with `config` can take (every backend)."""
+    if beta is None and lr is None:
+        raise JobError("nothing to change: give a new beta and/or learning rate")
+    if beta is not None and not (0 <= beta <= 1000):
+        raise JobError(f"beta must be between 0 and 1000 (it weighs the KL term), got {beta}")
+    if lr is not None and not (0 < lr <= 10):
+        raise JobError(f"learning rate must be > 0 and ≤ 10, got {lr}")
+    if beta is not None and not config.get("variational"):
+        raise JobError(f"job {job_id} trains an autoencoder without a KL term: β only steers a VAE")
+
+
 def get_backend(name: str | None = None, **kwargs) -> Backend:
     """The backend named `name`, else $AE_LAB_BACKEND, else the embedded one."""
     name = name or os.environ.get("AE_LAB_BACKEND", "embedded")

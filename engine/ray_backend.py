@@ -40,6 +40,7 @@ from .jobs import (
     Backend,
     JobError,
     JobInfo,
+    check_steer,
 )
 from .store import Store, default_root
 
@@ -542,15 +543,8 @@ class RayBackend(Backend):
         return job_id
 
     def steer(self, job_id: str, beta: float | None = None, lr: float | None = None) -> None:
-        if beta is None and lr is None:
-            raise JobError("nothing to change: give a new beta and/or learning rate")
-        if beta is not None and not (0 <= beta <= 1000):
-            raise JobError(f"beta must be between 0 and 1000 (it weighs the KL term), got {beta}")
-        if lr is not None and not (0 < lr <= 10):
-            raise JobError(f"learning rate must be > 0 and ≤ 10, got {lr}")
         info = self.status(job_id)
-        if beta is not None and not info.config.get("variational"):
-            raise JobError(f"job {job_id} trains an autoencoder without a KL term: β only steers a VAE")
+        check_steer(job_id, info.config, beta, lr)
         status = info.status
         if status not in FINISHED:
             try:

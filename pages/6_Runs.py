@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.jobs import FINISHED, RESUMABLE, JobError
-from ui.charts import epoch_chart
 from ui.auth import limits_panel
+from ui.charts import epoch_chart
 from ui.common import RUN_KEY, link, page_config, run_label, runs, select_run, store, try_backend
 from ui.extra_ui import download_button
 
