@@ -9,9 +9,8 @@ import torch
 
 from engine.config import ConfigError, RunConfig, make_config
 from engine.data import LOADERS, DataUnavailable, load
-from engine.jobs import JobError
 from engine.presets import DESCRIPTIONS, PRESETS
-from ui.common import link, page_config, select_run, store, try_backend
+from ui.common import link, page_config, store, submit, try_backend
 
 page_config("Train", ":material/fitness_center:")
 
@@ -252,20 +251,12 @@ else:
 
 if st.button("Launch", type="primary", icon=":material/rocket_launch:", disabled=bool(problems), key="launch",
              help="Starts training in the background and opens the Live run page."):
-    s = store()
-    was_cached = s.is_complete(cfg.run_id())
-    be = try_backend()
-    if be is not None:
-        try:
-            jid = be.submit(cfg)
-        except (JobError, ConfigError) as e:
-            st.error(f"Could not start the run: {e}")
+    was_cached = store().is_complete(cfg.run_id())
+    if submit(cfg) is not None:
+        if was_cached:
+            st.success("already trained — loading from cache")
+            link("pages/3_Reconstructions.py", "See its reconstructions", ":material/compare:")
+            link("pages/4_Samples.py", "See its samples", ":material/casino:")
+            link("pages/5_Latent_space.py", "See its latent space", ":material/scatter_plot:")
         else:
-            select_run(jid)
-            if was_cached:
-                st.success("already trained — loading from cache")
-                link("pages/3_Reconstructions.py", "See its reconstructions", ":material/compare:")
-                link("pages/4_Samples.py", "See its samples", ":material/casino:")
-                link("pages/5_Latent_space.py", "See its latent space", ":material/scatter_plot:")
-            else:
-                st.switch_page("pages/2_Live_run.py")
+            st.switch_page("pages/2_Live_run.py")

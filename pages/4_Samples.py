@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from ui.common import config_of, fresh_samples, load_model, page_config, run_picker, show_grid, snapshot, store
+from ui.common import config_of, fresh_samples, model_or_error, page_config, run_picker, show_grid, snapshot, store
 
 page_config("Samples", ":material/casino:")
 
@@ -66,11 +66,9 @@ if not cfg.variational:
 if seed < 0:
     st.error("The seed must be 0 or a positive whole number.")
 else:
-    try:
-        _, model = load_model(rid)
-    except (FileNotFoundError, RuntimeError) as e:
-        st.error(f"Could not load this run's model: {e}")
-    else:
+    loaded = model_or_error(rid)
+    if loaded is not None:
+        _, model = loaded
         scale, shift = torch.full((cfg.latent_dim,), float(temp)), None
         if match:
             snap = snapshot(rid)

@@ -9,7 +9,7 @@ from ui.charts import bar_chart, latent_scatter
 from ui.common import (
     config_of,
     decode_plane,
-    load_model,
+    model_or_error,
     page_config,
     plane_range,
     project_2d,
@@ -67,11 +67,9 @@ with right:
     if k == 1:
         st.info("With a 1-D latent the map is a line: see the traversal below.")
     else:
-        try:
-            model_cfg, model = load_model(rid)
-        except (FileNotFoundError, RuntimeError) as e:
-            st.error(f"Could not load this run's model: {e}")
-        else:
+        loaded = model_or_error(rid)
+        if loaded is not None:
+            model_cfg, model = loaded
             latest = epochs[-1] if epochs else epoch
             show_grid(decode_plane(model, model_cfg, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
                       caption=f"the decoder (epoch {latest}) at a {n}×{n} grid over the map's area "
@@ -117,11 +115,9 @@ width = t3.slider("Sweep (± standard deviations)", 0.5, 5.0, 3.0, 0.5, key="lat
 if not (0 <= idx < len(codes)):
     st.error(f"The held-out digit number must be between 0 and {len(codes) - 1}, got {idx}.")
 else:
-    try:
-        model_cfg, model = load_model(rid)
-    except (FileNotFoundError, RuntimeError) as e:
-        st.error(f"Could not load this run's model: {e}")
-    else:
+    loaded = model_or_error(rid)
+    if loaded is not None:
+        model_cfg, model = loaded
         base = codes[int(idx)]
         centre, s = float(base[dim]), float(spread[dim]) or 1.0
         values = torch.linspace(centre - width * s, centre + width * s, 11)

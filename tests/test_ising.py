@@ -102,13 +102,16 @@ def test_train_and_analyse(store):
     assert rows[0]["abs_m"] > 0.9 > rows[1]["abs_m"]
 
 
-def test_page_generates_trains_and_plots(monkeypatch):
-    """Page 10 in Streamlit's AppTest: generate a small set, train 2 epochs in-process, see the latent analysis."""
+def test_page_generates_trains_and_plots(monkeypatch, tmp_path):
+    """Page 10 in Streamlit's AppTest: generate a small set, train 2 epochs in a background job, see the latent
+    analysis."""
     import os
 
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("AE_LAB_BACKEND", "none")  # no background workers here: the page trains in-process
+    from engine.jobs import get_backend
+
+    monkeypatch.setenv("AE_LAB_DATA", str(tmp_path / "data"))  # the worker process finds the set here too
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
     at = AppTest.from_file(app, default_timeout=300).switch_page("pages/10_Ising.py").run()
     assert not at.exception
@@ -121,6 +124,9 @@ def test_page_generates_trains_and_plots(monkeypatch):
     assert not at.exception and at.success
     at.slider(key="ising_epochs").set_value(2)
     at.button(key="ising_train").click().run()
+    assert not at.exception
+    assert get_backend().wait(at.session_state["ising_job"], timeout=280).status == "completed"
+    at.run()
     assert not at.exception
     assert at.selectbox(key="ising_run").value  # the trained run is offered for analysis
     cap = [c.value for c in at.caption if c.value.startswith("Held-out configurations")]

@@ -168,7 +168,6 @@ def test_page_rejects_bad_file_and_trains_a_good_one(monkeypatch):
 
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("AE_LAB_BACKEND", "none")  # no background workers in this test: the page trains in-process
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
     at = AppTest.from_file(app, default_timeout=300).switch_page("pages/11_Your_data.py").run()
     assert not at.exception
@@ -186,7 +185,10 @@ def test_page_rejects_bad_file_and_trains_a_good_one(monkeypatch):
     at.slider(key="upload_epochs").set_value(1)
     at.button(key="upload_train").click().run()
     assert not at.exception
+    from engine.jobs import get_backend
     from engine.store import Store
+
+    assert get_backend().wait(at.session_state["upload_job"], timeout=280).status == "completed"  # a background job
 
     runs = Store().runs()
     assert len(runs) == 1 and runs[0]["status"] == "completed" and runs[0]["config"]["dataset"].startswith("upload-")

@@ -16,7 +16,7 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 from torchvision.utils import make_grid
 
-from engine.config import RunConfig
+from engine.config import ConfigError, RunConfig
 from engine.jobs import Backend, JobError, JobInfo, get_backend
 from engine.store import Store
 
@@ -149,6 +149,21 @@ def run_label(meta: dict, status: bool = False) -> str:
     return f"[{meta.get('status', '?')}] {text}" if status else text
 
 
+def submit(cfg: RunConfig) -> str | None:
+    """Submit `cfg` to the background backend and make it the selected run; returns the job id, or None
+    after saying on the page why it could not start."""
+    be = try_backend()
+    if be is None:
+        return None
+    try:
+        jid = be.submit(cfg)
+    except (JobError, ConfigError) as e:
+        st.error(f"Could not start the run: {e}")
+        return None
+    select_run(jid)
+    return jid
+
+
 def select_run(run_id: str | None) -> None:
     """Make `run_id` the run the viewing pages open by default (also the Live run job)."""
     st.session_state[RUN_KEY] = run_id
@@ -266,6 +281,15 @@ def load_model(run_id: str):
     if not p.exists():
         raise FileNotFoundError(f"run {run_id[:8]} has no checkpoint yet: let it finish an epoch")
     return _model(str(s.root), run_id, p.stat().st_mtime)
+
+
+def model_or_error(run_id: str):
+    """load_model(run_id), or None after saying on the page why the model cannot be loaded."""
+    try:
+        return load_model(run_id)
+    except (FileNotFoundError, RuntimeError) as e:
+        st.error(f"Could not load this run's model: {e}")
+        return None
 
 
 # ---- the latent space -------------------------------------------------------------------------

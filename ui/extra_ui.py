@@ -1,5 +1,5 @@
 """Helpers for the Ising, Your data and Graph AE pages: Altair charts (pure functions), launching a run
-through the backend (or in this process when no backend is available) and a job-progress fragment."""
+through the background backend and a job-progress fragment."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine.config import ConfigError, RunConfig
+from engine.config import RunConfig
 from engine.export import export_zip
 from engine.ising import TC
 from engine.jobs import JobError
-from ui.common import backend, select_run, store, try_backend
+from ui.common import backend, store, submit
 
 TC_LABEL = f"T_c ≈ {TC:.3f}"
 
@@ -91,45 +91,12 @@ def history_chart(history: list[dict]) -> alt.Chart:
 
 # ---- launching runs ----------------------------------------------------------------------------
 def launch(cfg: RunConfig, key: str) -> str | None:
-    """Submit `cfg` to the background backend; without one, train it here with a progress bar.
-    Remembers the job in session_state[key] and makes it the selected run; returns the run id."""
-    be = try_backend()
-    if be is not None:
-        try:
-            jid = be.submit(cfg)
-        except (JobError, ConfigError) as e:
-            st.error(f"Could not start the run: {e}")
-            return None
+    """Submit `cfg` to the background backend (pages never train in the script thread); remembers the job
+    in session_state[key] and makes it the selected run. Returns the run id, or None after saying why not."""
+    jid = submit(cfg)
+    if jid is not None:
         st.session_state[key] = jid
-        select_run(jid)
-        return jid
-    return train_here(cfg, key)
-
-
-def train_here(cfg: RunConfig, key: str) -> str | None:
-    """Train synchronously in this process (small runs; the fallback when no backend runs)."""
-    from engine.trainer import train
-
-    bar = st.progress(0.0, text="starting…")
-    total = {"steps": 1}
-
-    def report(ev: dict) -> None:
-        if ev["type"] == "start":
-            total["steps"] = max(1, ev["epochs"] * ev["steps_per_epoch"])
-        elif ev["type"] == "step":
-            bar.progress(min(1.0, ev["step"] / total["steps"]), text=f"epoch {ev['epoch']} · loss {ev['loss']:.3f}")
-
-    try:
-        r = train(cfg, report, store=store())
-    except (ConfigError, ValueError) as e:
-        st.error(f"Could not train: {e}")
-        return None
-    bar.empty()
-    if r.status != "completed":
-        st.error(r.message or f"training {r.status}")
-    st.session_state[key] = r.run_id
-    select_run(r.run_id)
-    return r.run_id
+    return jid
 
 
 def job_progress(key: str) -> None:
@@ -140,7 +107,7 @@ def job_progress(key: str) -> None:
     try:
         be = backend()
         info = be.status(jid)
-    except Exception:  # noqa: BLE001 - no backend (trained in this process) or an unknown job: nothing to show
+    except Exception:  # noqa: BLE001 - no backend or an unknown job: nothing to show
         return
 
     @st.fragment(run_every=1.5 if not info.done else None)
