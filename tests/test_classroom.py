@@ -184,3 +184,33 @@ def test_classroom_with_oidc_shows_the_login_screen(monkeypatch):
     assert not any("user=" in m.value for m in at.markdown)  # the page itself never ran
     assert at.title[0].value.endswith("classroom")
     assert at.button[0].label == "Log in"  # Authlib is pinned in requirements.txt, so the real login button shows
+
+
+def test_pages_show_a_student_only_their_own_runs(embedded, monkeypatch):
+    """Classroom mode through the real pages: Runs and the run pickers list a student's own runs only;
+    the instructor sees everyone's."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    a, b = _tiny(seed=11), _tiny(seed=12)
+    for user, cfg in ((ALICE, a), (User("bob"), b)):
+        jid = ClassroomBackend(embedded, user).submit(cfg)
+        assert embedded.wait(jid, timeout=180).status == "completed"
+    monkeypatch.setenv("AE_LAB_CLASSROOM", "1")
+    app = os.path.join(os.path.dirname(__file__), "..", "app.py")
+
+    def listed(user: str, page: str) -> str:
+        monkeypatch.setenv("AE_LAB_USER", user)
+        at = AppTest.from_file(app, default_timeout=120).switch_page(page).run()
+        assert not at.exception
+        return " ".join(str(df.value.to_dict()) for df in at.dataframe) + " ".join(
+            " ".join(s.options) for s in at.selectbox)
+
+    seen = listed("alice", "pages/6_Runs.py")
+    assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
+    seen = listed("alice", "pages/3_Reconstructions.py")
+    assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
+    monkeypatch.setenv("AE_LAB_INSTRUCTORS", "teach")
+    seen = listed("teach", "pages/6_Runs.py")
+    assert a.run_id()[:8] in seen and b.run_id()[:8] in seen
