@@ -69,7 +69,7 @@ class _Controls:
 
     def __init__(self, hub, job_id: str, attempt: int, every: float = 0.3):
         self.hub, self.job_id, self.attempt, self.every = hub, job_id, attempt, every
-        self.stop, self.values = False, {}
+        self.stop, self.values, self.hub_lost = False, {}, False
         self._quit = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -80,7 +80,7 @@ class _Controls:
                 c = ray.get(self.hub.controls.remote(self.job_id, self.attempt), timeout=10)
                 self.stop, self.values = bool(c.get("stop")), c
             except ray.exceptions.RayActorError:  # the hub is gone: nobody can see or stop this job
-                self.stop = True  # so stop cleanly; the run shows as interrupted and resumes from the store
+                self.stop = self.hub_lost = True  # stop cleanly; the run shows as interrupted, resumable
             except Exception:  # noqa: BLE001 - a slow hub must not kill training; try again
                 pass
             self._quit.wait(self.every)
@@ -118,8 +118,13 @@ def _run(cfg_json: dict, root: str, hub: str, job_id: str, attempt: int, threads
         if event.get("type") != "done":
             last[:] = [handle.push.remote(job_id, attempt, event)]
 
+    store = Store(root)
     try:
-        result = train(cfg, report, ctl.should_stop, store=Store(root), controls=ctl.controls)
+        result = train(cfg, report, ctl.should_stop, store=store, controls=ctl.controls)
+        if ctl.hub_lost and result.status == "stopped":  # nobody stopped it: not a cancel, an interruption
+            store.set_meta(job_id, status="interrupted",
+                           message=f"the cluster's job table was lost; resume continues from epoch {result.epochs}")
+            return result.to_json()
         if last:
             ray.get(last[0], timeout=30)  # every event is in the hub before the job is marked finished
     finally:
@@ -389,7 +394,8 @@ class Hub:
 # The backend the app uses
 # ---------------------------------------------------------------------------------------------------------
 
-STORE_STATUS = {"completed": COMPLETED, "stopped": CANCELLED, "failed": FAILED, "running": INTERRUPTED}
+STORE_STATUS = {"completed": COMPLETED, "stopped": CANCELLED, "failed": FAILED, "running": INTERRUPTED,
+                "interrupted": INTERRUPTED}
 
 
 def connect(address: str | None = None, **local) -> None:

@@ -81,8 +81,9 @@ if c[0].button("Open", key="runs_open", icon=":material/open_in_new:", disabled=
                help="Make this the run shown on the Reconstructions, Samples and Latent space pages."):
     select_run(pick)
     st.success(f"Opened {pick[:8]}: the viewing pages now show it.")
+STORE_RESUMABLE = ("stopped", "failed", "running", "interrupted")  # run statuses in the store with a checkpoint
 if c[1].button("Resume", key="runs_resume", icon=":material/play_arrow:", disabled=be is None or not (
-        (is_job and jobs[pick].status in RESUMABLE) or (not is_job and status in ("stopped", "failed", "running"))),
+        (is_job and jobs[pick].status in RESUMABLE) or (not is_job and status in STORE_RESUMABLE)),
         help="Continue from the last finished epoch (after a cancel, a failure or an app restart)."):
     try:
         jid = be.resume(pick) if is_job else be.submit(s.config(pick))

@@ -53,15 +53,16 @@ def alive(pid: int) -> bool:
         return False
 
 
-def until(pred, timeout=180.0, poll=0.2):
-    """Poll pred() until it returns something truthy (bounded wait, not a timing assertion)."""
+def until(pred, timeout=180.0, poll=0.2, what=None):
+    """Poll pred() until it returns something truthy (bounded wait, not a timing assertion); on failure
+    the message shows what() — the state that never came right."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         v = pred()
         if v:
             return v
         time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"condition not met within {timeout}s" + (f": {what()}" if what else ""))
 
 
 def test_submit_progress_snapshot_and_gpu_share(rb):
@@ -178,7 +179,7 @@ def test_worker_death_marks_failed_and_resumable(rb):
     rb.close(kill_hub=True)  # the hub (the cluster's job table) is lost too: the run is still not lost
     fresh = RayBackend(num_gpus=0.25, num_cpus=0.5)
     until(lambda: not alive(pid))  # its orphaned task stops too: never two trainers on one run
-    info = until(lambda: (i := fresh.status(job)).status == INTERRUPTED and i)
+    info = until(lambda: (i := fresh.status(job)).status == INTERRUPTED and i, what=lambda: fresh.status(job))
     assert "resume continues from epoch" in info.message and info.epoch >= done + 1
     fresh.resume(job)
     until(lambda: fresh.status(job).epoch > info.epoch)
