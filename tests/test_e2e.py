@@ -135,7 +135,7 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     settle(pg)
     assert "seed-vae" in pg.inner_text("[data-testid=stMain]")
     launch = pg.get_by_role("button", name="Launch")
-    set_number(pg, "Epochs", 6)  # all 9,000 bundled training digits: ~15 s of training to watch and steer
+    set_number(pg, "Epochs", 30)  # all 9,000 bundled digits: 15–60 s of training, time to watch and steer it
     no_exception(pg)
     expect(launch).to_be_enabled(timeout=30_000)
     shoot(pg, "1_train")
