@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from ui.common import config_of, fresh_samples, model_or_error, page_config, run_picker, show_grid, snapshot, store
+from ui.common import fresh_samples, model_or_error, page_config, run_and_config, show_grid, snapshot, store
 
 page_config("Samples", ":material/casino:")
 
@@ -13,13 +13,7 @@ st.title("Samples")
 st.caption("A VAE's KL term makes the codes of real images look like draws from N(0, I). So decoding a *random* z "
            "from N(0, I) should give a new, plausible digit — that is what makes the VAE a generative model.")
 
-rid = run_picker("Run", key="smp_run", help="VAEs make the best samplers; an AE is here for the contrast.")
-if not rid:
-    st.stop()
-cfg = config_of(rid)
-if cfg is None:
-    st.error("This run's settings could not be read (was it deleted?). Pick another run.")
-    st.stop()
+rid, cfg = run_and_config(key="smp_run", help="VAEs make the best samplers; an AE is here for the contrast.")
 
 # ---- fixed z over epochs ------------------------------------------------------------------------
 st.subheader("The same random codes, decoded after each epoch")

@@ -7,13 +7,12 @@ import torch
 
 from ui.charts import bar_chart, latent_scatter
 from ui.common import (
-    config_of,
     decode_plane,
     model_or_error,
     page_config,
     plane_range,
     project_2d,
-    run_picker,
+    run_and_config,
     show_grid,
     snapshot,
     snapshot_epoch_slider,
@@ -28,13 +27,7 @@ st.caption("Every held-out digit is encoded to a code z (for a VAE: the mean μ)
            "coloured by the true digit — the model never saw the labels. Right: what the decoder draws at each point "
            "of the same map.")
 
-rid = run_picker("Run", key="lat_run")
-if not rid:
-    st.stop()
-cfg = config_of(rid)
-if cfg is None:
-    st.error("This run's settings could not be read (was it deleted?). Pick another run.")
-    st.stop()
+rid, cfg = run_and_config(key="lat_run")
 epochs = store().snapshot_epochs(rid)
 epoch = snapshot_epoch_slider(rid, key="lat_epoch", label="Epoch of the map")
 snap = snapshot(rid, epoch) if epoch else None

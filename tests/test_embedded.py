@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from waiting import until
 
 from engine.embedded import EmbeddedBackend
 from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, QUEUED, RUNNING, JobError
@@ -31,13 +32,7 @@ def slow(seed: int, epochs: int = 500):
 
 
 def wait_for(pred, timeout: float = 120.0, poll: float = 0.01):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout:.0f} s")
+    return until(pred, timeout, poll)
 
 
 def gone(pid: int) -> bool:

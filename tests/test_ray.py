@@ -5,11 +5,12 @@ No CUDA here: jobs with device "auto" train on the CPU while holding a logical G
 
 import os
 import signal
-import time
 
 import pytest
 
 ray = pytest.importorskip("ray")
+
+from waiting import until as _until  # noqa: E402
 
 from engine.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
 from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, RUNNING, JobError  # noqa: E402
@@ -54,15 +55,7 @@ def alive(pid: int) -> bool:
 
 
 def until(pred, timeout=180.0, poll=0.2, what=None):
-    """Poll pred() until it returns something truthy (bounded wait, not a timing assertion); on failure
-    the message shows what() — the state that never came right."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout}s" + (f": {what()}" if what else ""))
+    return _until(pred, timeout, poll, what)
 
 
 def test_submit_progress_snapshot_and_gpu_share(rb):

@@ -209,6 +209,18 @@ def run_picker(label: str = "Run", key: str = "run", variational: bool | None = 
     return st.selectbox(label, ids, index=index, format_func=labels.get, key=key, help=help)
 
 
+def run_and_config(label: str = "Run", key: str = "run", help: str | None = None) -> tuple[str, RunConfig]:
+    """run_picker() plus the run's settings; stops the page (with a hint) when there is no run to show."""
+    rid = run_picker(label, key=key, help=help)
+    if not rid:
+        st.stop()
+    cfg = config_of(rid)
+    if cfg is None:
+        st.error("This run's settings could not be read (was it deleted?). Pick another run.")
+        st.stop()
+    return rid, cfg
+
+
 def job_picker(be: Backend, label: str = "Job", key: str = "job") -> JobInfo | None:
     """A selectbox over the backend's jobs, defaulting to the last launched; returns its JobInfo or None."""
     try:
