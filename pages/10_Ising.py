@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from engine import ising
-from engine.config import make_config
-from engine.data import data_root
-from engine.ising import TC, IsingParams, default_temps
-from engine.presets import PRESETS
+from engine.core.config import make_config
+from engine.core.presets import PRESETS
+from engine.data import data_root, ising
+from engine.data.ising import TC, IsingParams, default_temps
+from engine.teaching.ising_analysis import analyse
 from ui.common import load_model, page_config, show_grid, store
 from ui.extra_ui import download_button, job_progress, latent_vs, launch, observables_chart, recon_vs_t
 
@@ -118,7 +118,7 @@ cfg, model = load_model(run_id)
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def analysis(run_id: str, mtime: float, key: str) -> pd.DataFrame:
-    a = ising.analyse(model, cfg, data)
+    a = analyse(model, data)
     df = pd.DataFrame({k: a[k].tolist() for k in ("T", "m", "abs_m", "energy", "recon_err")})
     for j in range(a["z"].shape[1]):
         df[f"z{j + 1}"] = a["z"][:, j].tolist()

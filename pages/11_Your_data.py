@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine import uploads
-from engine.config import ConfigError, make_config
-from engine.uploads import UploadError
+from engine.core.config import ConfigError, make_config
+from engine.core.models import cnn_problem
+from engine.data import uploads
+from engine.data.uploads import UploadError
 from ui.common import page_config, show_grid
 from ui.extra_ui import download_button, job_progress, launch
 
@@ -70,15 +71,15 @@ name = st.selectbox("Dataset", names, index=names.index(want) if want in names e
                                           f"{meta[n]['train']} train / {meta[n]['heldout']} held-out · {n}")
 m = meta[name]
 st.caption(m["note"])
-cnn_problem = uploads.cnn_message(tuple(m["shape"]))
+cnn_why = cnn_problem(tuple(m["shape"]))
 c1, c2, c3, c4 = st.columns(4)
 arch = c1.radio("Network", ["mlp", "cnn"], horizontal=True, key="upload_arch",
                 format_func={"mlp": "MLP (any shape)", "cnn": "CNN (28×28)"}.get)
 variational = c2.toggle("Variational (VAE)", value=True, key="upload_vae")
 latent = c3.select_slider("Latent size", [2, 4, 8, 16, 32], value=2 if variational else 8, key="upload_latent")
 epochs = c4.slider("Epochs", 1, 100, 20, key="upload_epochs")
-if arch == "cnn" and cnn_problem:
-    st.warning(cnn_problem)
+if arch == "cnn" and cnn_why:
+    st.warning(f"{cnn_why}, or upload again with 'resize to 28×28'")
     st.stop()
 fields = dict(name=f"upload-{m['source']}"[:60], dataset=name, arch=arch, variational=variational, latent_dim=latent,
               epochs=epochs, output="sigmoid", recon="bce" if variational else "mse",

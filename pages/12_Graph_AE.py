@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from engine import graph as gae
+from engine.data import graphs
+from engine.teaching import graph_ae as gae
 from ui.common import page_config
 from ui.extra_ui import graph_chart, history_chart
 
@@ -34,16 +35,16 @@ spins = st.checkbox("Colour (and feature) the lattice by a low-temperature Ising
                     disabled=which != "lattice")
 
 
-def make_graph() -> gae.Graph:
+def make_graph() -> graphs.Graph:
     if which == "karate":
-        return gae.karate()
+        return graphs.karate()
     s = None
     if spins:
-        from engine.ising import IsingParams, sample
+        from engine.data.ising import IsingParams, sample
 
         s = sample(IsingParams(L=L, temps=(2.0,), per_temp=1, chains=1, equil=200, gap=1, seed=int(seed)),
                    device="cpu").spins[0]
-    return gae.lattice(L, s)
+    return graphs.lattice(L, s)
 
 
 if st.button("Train", type="primary", icon=":material/rocket_launch:", key="g_train"):
@@ -58,7 +59,7 @@ if st.button("Train", type="primary", icon=":material/rocket_launch:", key="g_tr
     bar.empty()
     st.session_state["g_result"] = res
 
-res: gae.GraphResult | None = st.session_state.get("g_result")
+res: graphs.GraphResult | None = st.session_state.get("g_result")
 if res is None:
     st.info("Press **Train**: it takes a few seconds.")
     st.stop()

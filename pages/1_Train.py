@@ -7,9 +7,10 @@ import math
 import streamlit as st
 import torch
 
-from engine.config import ConfigError, RunConfig, make_config
+from engine.core.config import ConfigError, RunConfig, make_config
+from engine.core.models import cnn_problem
+from engine.core.presets import DESCRIPTIONS, PRESETS
 from engine.data import LOADERS, DataUnavailable, load
-from engine.presets import DESCRIPTIONS, PRESETS
 from ui.common import link, page_config, store, submit, try_backend
 
 page_config("Train", ":material/fitness_center:")
@@ -190,9 +191,8 @@ def build() -> tuple[RunConfig | None, list[str]]:
         problems.append("device 'cuda' needs an NVIDIA GPU and none was found here: choose 'auto' or 'cpu'")
     try:
         shape = load(cfg.dataset).shape
-        if cfg.arch == "cnn" and tuple(shape[-2:]) != (28, 28):
-            problems.append(f"the CNN models are built for 28×28 images; '{cfg.dataset}' has "
-                            f"{shape[-2]}×{shape[-1]}: use the MLP")
+        if cfg.arch == "cnn" and cnn_problem(shape):
+            problems.append(cnn_problem(shape))
         if cfg.train_limit and cfg.train_limit > len(load(cfg.dataset).train_x):
             st.info(f"'{cfg.dataset}' has only {len(load(cfg.dataset).train_x):,} training images; all are used.")
     except DataUnavailable as e:
@@ -213,8 +213,8 @@ def _same_as_preset(v: dict, name: str) -> bool:
 def n_params(cfg: RunConfig, shape=(1, 28, 28)) -> int:
     """Parameter count without building the model (a huge MLP would take seconds and gigabytes)."""
     if cfg.arch == "cnn":
-        from engine.models import build_model
-        from engine.models import n_params as count
+        from engine.core.models import build_model
+        from engine.core.models import n_params as count
 
         return count(build_model(cfg, shape))
     d, h, k = math.prod(shape), list(cfg.hidden), cfg.latent_dim

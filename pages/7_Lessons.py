@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine.lessons import LESSONS, Runs, default_size
+from engine.teaching.lessons import LESSONS, Runs, default_size
 from ui.common import load_model, page_config, show_grid, store
 from ui.lesson_ui import bars, ensure_runs, histogram, lines, scatter
 
@@ -134,7 +134,7 @@ def show_epochs(ev: dict) -> None:
 
 
 def show_regularizers(ev: dict, runs: Runs) -> None:
-    from engine.lessons import denoising_evidence
+    from engine.teaching.lessons import denoising_evidence
 
     st.subheader("Denoising")
     level = st.slider("Noise level (Gaussian std on pixels in [0, 1])", 0.0, 1.0, 0.5, 0.05, key="lesson_noise")

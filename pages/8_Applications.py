@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from engine.applications import (
+from engine.data import load
+from engine.teaching.applications import (
     KS,
     ImageError,
     anomaly_report,
@@ -20,8 +21,7 @@ from engine.applications import (
     recon_scores,
     sample,
 )
-from engine.data import load
-from engine.lessons import default_size, epochs_specs, regularizer_specs, u8
+from engine.teaching.lessons import default_size, epochs_specs, regularizer_specs, u8
 from ui.common import load_model, page_config, show_grid
 from ui.lesson_ui import ensure_runs, histogram, lines, roc_chart
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
+from engine.core.presets import PRESETS, preset  # noqa: E402
 from engine.jobs import COMPLETED, QUEUED, RUNNING  # noqa: E402
-from engine.presets import PRESETS, preset  # noqa: E402
-from engine.ray_backend import RayBackend, connect  # noqa: E402
+from engine.jobs.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
+from engine.jobs.ray_backend import RayBackend, connect  # noqa: E402
 
 SHARED = "seed-vae"
 

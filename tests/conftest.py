@@ -15,13 +15,13 @@ def _isolated(tmp_path, monkeypatch):
     torch.manual_seed(0)
     yield
     if (root / "jobs").exists():  # a test submitted jobs: stop its supervisor and warm worker (~450 MB each)
-        from engine.embedded import EmbeddedBackend
+        from engine.jobs.embedded import EmbeddedBackend
 
         EmbeddedBackend(root).shutdown()
 
 
 @pytest.fixture
 def store(tmp_path):
-    from engine.store import Store
+    from engine.core.store import Store
 
     return Store(tmp_path / "checkpoints")

@@ -183,8 +183,8 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
 def test_live_run_steers_cancels_and_resumes_a_running_job():
     import time
 
+    from engine.core.presets import preset
     from engine.jobs import CANCELLED, FINISHED
-    from engine.presets import preset
     from ui.common import JOB_KEY, backend
 
     be = backend()
@@ -218,8 +218,8 @@ def test_live_run_steers_cancels_and_resumes_a_running_job():
 
 
 def test_runs_page_deletes_a_run_after_confirmation(store):
-    from engine.presets import preset
-    from engine.trainer import train
+    from engine.core.presets import preset
+    from engine.core.trainer import train
 
     cfg = preset("seed-mlp-ae", dataset="synthetic", epochs=1, latent_dim=2)
     rid = train(cfg, store=store).run_id
@@ -234,8 +234,8 @@ def test_runs_page_deletes_a_run_after_confirmation(store):
 
 
 def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
-    from engine.presets import preset
-    from engine.trainer import train
+    from engine.core.presets import preset
+    from engine.core.trainer import train
 
     rid = train(preset("seed-vae", dataset="synthetic", epochs=1, latent_dim=4), store=store).run_id
     at = app("pages/4_Samples.py")

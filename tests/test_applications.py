@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.applications import (
+from engine.core.config import make_config
+from engine.core.store import Store
+from engine.core.trainer import train
+from engine.data import LOADERS, load
+from engine.data.subsets import resolve
+from engine.teaching.applications import (
     ImageError,
     anomaly_report,
     anomaly_specs,
@@ -19,15 +24,10 @@ from engine.applications import (
     interpolate,
     pca_errors,
     recon_scores,
-    resolve,
-    roc,
     sample,
 )
-from engine.config import make_config
-from engine.data import LOADERS, load
-from engine.lessons import Runs
-from engine.store import Store
-from engine.trainer import train
+from engine.teaching.lessons import Runs
+from engine.teaching.metrics import roc
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGIT = 2

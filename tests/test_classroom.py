@@ -4,7 +4,11 @@ import json
 
 import pytest
 
-from engine.classroom import (
+from engine.core.config import ConfigError
+from engine.core.models import build_model, n_params
+from engine.core.presets import PRESETS, preset
+from engine.jobs import JobError
+from engine.jobs.classroom import (
     INSTRUCTOR,
     STUDENT,
     ClassroomBackend,
@@ -15,10 +19,6 @@ from engine.classroom import (
     model_params,
     role_of,
 )
-from engine.config import ConfigError
-from engine.jobs import JobError
-from engine.models import build_model, n_params
-from engine.presets import PRESETS, preset
 
 ALICE, TEACH = User("alice"), User("teach", INSTRUCTOR)
 
@@ -91,7 +91,7 @@ def test_classroom_backend_rejects_bad_users():
 
 @pytest.fixture
 def embedded():
-    from engine.embedded import EmbeddedBackend
+    from engine.jobs.embedded import EmbeddedBackend
 
     b = EmbeddedBackend(max_jobs=2, warm=False, idle_s=5)
     yield b

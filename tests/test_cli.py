@@ -21,7 +21,7 @@ def run(*args: str, checkpoints: Path | None = None) -> subprocess.CompletedProc
 
 def test_presets_lists_every_preset(capsys):
     from engine.cli import main
-    from engine.presets import PRESETS
+    from engine.core.presets import PRESETS
 
     p = run("presets")
     assert p.returncode == 0, p.stderr

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.embedded import EmbeddedBackend
 from engine.jobs import CANCELLED, COMPLETED, QUEUED, RUNNING
-from engine.worker import alive
+from engine.jobs.embedded import EmbeddedBackend
+from engine.jobs.worker import alive
 
 PROJECT = Path(__file__).resolve().parent.parent
 TINY = ["--preset", "seed-vae", "--dataset", "synthetic", "--batch-size", "32", "--latent-dim", "4"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, RunConfig, make_config
-from engine.presets import preset
+from engine.core.config import ConfigError, RunConfig, make_config
+from engine.core.presets import preset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,7 +101,7 @@ def test_epochs_change_run_id_but_not_base_id():
 
 def test_run_id_is_stable_across_processes():
     cfg = preset("seed-vae", epochs=3)
-    code = ("from engine.presets import preset; import json; "
+    code = ("from engine.core.presets import preset; import json; "
             "c = preset('seed-vae', epochs=3); print(json.dumps([c.run_id(), c.base_id()]))")
     ids = set()
     for hashseed in ("1", "2"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine import data
-from engine.config import make_config
+from engine.core.config import make_config
 from engine.data import DataUnavailable, load, variant
 
 

@@ -64,7 +64,7 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-        from engine.embedded import EmbeddedBackend
+        from engine.jobs.embedded import EmbeddedBackend
 
         EmbeddedBackend(tmp_path / "checkpoints").shutdown()  # stop the run's worker processes
 
@@ -117,7 +117,7 @@ def set_number(pg, label: str, value: int) -> None:
 def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     from playwright.sync_api import expect
 
-    from engine.embedded import EmbeddedBackend
+    from engine.jobs.embedded import EmbeddedBackend
 
     server, checkpoints = server
     pg = chromium_page

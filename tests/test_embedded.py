@@ -12,12 +12,12 @@ import pytest
 import torch
 from waiting import until
 
-from engine.embedded import EmbeddedBackend
+from engine.core.presets import preset
+from engine.core.store import Store
+from engine.core.trainer import train
 from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, QUEUED, RUNNING, JobError
-from engine.presets import preset
-from engine.store import Store
-from engine.trainer import train
-from engine.worker import alive
+from engine.jobs.embedded import EmbeddedBackend
+from engine.jobs.worker import alive
 
 
 def tiny(seed: int, epochs: int = 3, batch_size: int = 32, **kw):

@@ -11,9 +11,9 @@ import zipfile
 import pytest
 import torch
 
-from engine.export import export_dir, export_zip
-from engine.presets import preset
-from engine.trainer import to_model, to_pixels, train
+from engine.core.presets import preset
+from engine.core.trainer import train
+from engine.teaching.export import export_dir, export_zip
 
 SCRIPT = textwrap.dedent("""
     import sys, torch
@@ -61,9 +61,9 @@ def test_exported_model_reproduces_reconstructions(tmp_path, store, name, overri
     x = load("synthetic").test_x[:8]
     _, model = store.load_model(r.run_id)
     with torch.no_grad():
-        code = model.encode(to_model(x, cfg))
+        code = model.encode(model.to_model(x))
         code = code[0] if model.variational else code
-        expected = to_pixels(model.decode(code), cfg)
+        expected = model.to_pixels(model.decode(code))
     got = _run_exported(out, x)
     assert torch.equal(got["recon"], expected)  # bit for bit
     assert torch.equal(got["code"], code)

@@ -5,7 +5,10 @@ import statistics
 import pytest
 import torch
 
-from engine.graph import GAE, average_precision, karate, lattice, normalize, project2d, roc_auc, split_edges, train_gae
+from engine.data.graphs import karate, lattice, split_edges
+from engine.teaching.graph_ae import GAE, normalize, project2d, train_gae
+from engine.teaching.metrics import auc as roc_auc
+from engine.teaching.metrics import average_precision
 
 
 def test_karate_graph_and_normalization():

@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from engine import ising
-from engine.ising import TC, IsingParams, energy_per_spin, generate, sample
+from engine.data import ising
+from engine.data.ising import TC, IsingParams, energy_per_spin, generate, sample
+from engine.teaching.ising_analysis import analyse
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +58,7 @@ def test_generate_caches_on_disk_and_registers(monkeypatch):
     b = generate(p)
     assert torch.equal(a.spins, b.spins) and torch.equal(a.temp_index, b.temp_index)
 
-    from engine.config import make_config
+    from engine.core.config import make_config
     from engine.data import load
 
     cfg = make_config(dataset=p.name, epochs=1)  # validated against the registered datasets
@@ -85,8 +86,8 @@ def test_bad_params_message():
 
 
 def test_train_and_analyse(store):
-    from engine.presets import preset
-    from engine.trainer import train
+    from engine.core.presets import preset
+    from engine.core.trainer import train
 
     p = IsingParams(L=8, temps=(1.2, 4.0), per_temp=60, chains=10, equil=50, gap=3)
     d = generate(p)
@@ -94,7 +95,7 @@ def test_train_and_analyse(store):
     r = train(cfg, store=store)
     assert r.status == "completed"
     _, model = store.load_model(r.run_id)
-    a = ising.analyse(model, cfg, d)
+    a = analyse(model, d)
     n = len(ising.heldout(d).spins)
     assert a["z"].shape == (n, 1) and a["T"].shape == (n,) and a["recon_err"].shape == (n,)
     assert torch.all(a["abs_m"] <= 1) and torch.isfinite(a["recon_err"]).all()

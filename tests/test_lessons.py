@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.lessons import (
+from engine.core.presets import preset
+from engine.core.store import Store
+from engine.core.trainer import train
+from engine.teaching.lessons import (
     LESSONS,
     Runs,
     beta_specs,
@@ -24,9 +27,6 @@ from engine.lessons import (
     sphere_cube_ratio,
     train_lesson,
 )
-from engine.presets import preset
-from engine.store import Store
-from engine.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.losses import contractive_per_image, corrupt, kl_per_dim, kl_per_image, recon_per_image, sparsity_kl
+from engine.core.losses import contractive_per_image, corrupt, kl_per_dim, kl_per_image, recon_per_image, sparsity_kl
 
 
 def test_mse_is_summed_per_image():

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models import AE, VAE, build_model, n_params
-from engine.presets import DESCRIPTIONS, PRESETS, preset
+from engine.core.models import AE, VAE, build_model, n_params
+from engine.core.presets import DESCRIPTIONS, PRESETS, preset
 
 
 def _linears(module: nn.Module) -> list[tuple[int, int]]:

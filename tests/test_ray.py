@@ -12,11 +12,11 @@ ray = pytest.importorskip("ray")
 
 from waiting import until as _until  # noqa: E402
 
-from engine.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
+from engine.core.presets import preset  # noqa: E402
+from engine.core.store import Store  # noqa: E402
 from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, RUNNING, JobError  # noqa: E402
-from engine.presets import preset  # noqa: E402
-from engine.ray_backend import RayBackend, connect  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.jobs.classroom import ClassroomBackend, QuotaError, User  # noqa: E402
+from engine.jobs.ray_backend import RayBackend, connect  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -237,7 +237,7 @@ def test_local_cluster_started_off_the_main_thread_outlives_that_thread(tmp_path
 
     script = (
         "import threading, ray\n"
-        "from engine.ray_backend import connect\n"
+        "from engine.jobs.ray_backend import connect\n"
         "t = threading.Thread(target=lambda: connect(num_cpus=1)); t.start(); t.join()\n"
         "@ray.remote\n"
         "def f(): return 41 + 1\n"

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from engine.config import make_config
-from engine.presets import preset
-from engine.trainer import N_RECON, N_SAMPLES, TERMS, train
+from engine.core.config import make_config
+from engine.core.presets import preset
+from engine.core.trainer import N_RECON, N_SAMPLES, TERMS, train
 
 VAE = dict(dataset="synthetic", variational=True, output="sigmoid", recon="bce", hidden=(32,), latent_dim=2,
            batch_size=64, seed=3)
@@ -26,7 +26,7 @@ def same(a: dict, b: dict) -> bool:
 
 
 def test_training_is_deterministic_given_the_seed(store, tmp_path):
-    from engine.store import Store
+    from engine.core.store import Store
 
     other = Store(tmp_path / "other")
     a = train(vae(), store=store)
@@ -68,7 +68,7 @@ def test_cache_hit_returns_without_training(store):
 
 
 def test_resume_after_stop_ends_with_the_same_weights(store, tmp_path):
-    from engine.store import Store
+    from engine.core.store import Store
 
     cfg = vae(epochs=3)
     ref_store = Store(tmp_path / "ref")
@@ -100,7 +100,7 @@ def test_resume_after_stop_ends_with_the_same_weights(store, tmp_path):
 
 
 def test_a_longer_run_continues_a_finished_shorter_one(store, tmp_path):
-    from engine.store import Store
+    from engine.core.store import Store
 
     one = train(vae(epochs=1), store=store)
     events = []
@@ -225,7 +225,7 @@ def test_regularized_presets_report_their_terms(store, name):
 def test_unavailable_cuda_is_a_config_error(store):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    from engine.config import ConfigError
+    from engine.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         train(vae(device="cuda"), store=store)
@@ -248,10 +248,10 @@ def test_ctrl_c_keeps_the_checkpoint_and_marks_the_run_stopped(store):
 
 
 def test_bench_lecture_loop_matches_the_engine_on_the_same_data(store):
-    """The benchmark's copy of the lecture loop (engine/bench.py) learns like the engine: same loss scale."""
+    """The benchmark's copy of the lecture loop (engine/cli/bench.py) learns like the engine: same loss scale."""
     from torchvision.transforms import ToTensor
 
-    from engine.bench import DigitImages, LectureLoop
+    from engine.cli.bench import DigitImages, LectureLoop
     from engine.data import load
 
     d = load("mnist")

@@ -8,8 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import uploads
-from engine.uploads import UploadError, prepare, save
+from engine.core.models import cnn_problem
+from engine.data import uploads
+from engine.data.uploads import UploadError, prepare, save
 
 
 @pytest.fixture(autouse=True)
@@ -54,13 +55,13 @@ def test_zip_of_pngs_with_class_folders_trains(store):
     allx = torch.cat([p.train_x, p.test_x])
     assert any(torch.equal((x[0] * 255).round().to(torch.uint8), torch.from_numpy(imgs[0])) for x in allx)
     assert p.preview(8).dtype == torch.uint8 and p.preview(8).shape == (8, 1, 28, 28)
-    assert uploads.cnn_message(p.shape) is None
+    assert cnn_problem(p.shape) is None
 
     name = save(p)
     assert name == f"upload-{p.key}" and (uploads.upload_dir() / p.key / "data.npz").exists()
+    from engine.core.presets import preset
+    from engine.core.trainer import train
     from engine.data import LOADERS
-    from engine.presets import preset
-    from engine.trainer import train
 
     dict.pop(LOADERS, name)  # as in a fresh worker process: found again from disk
     cfg = preset("seed-cnn-ae", dataset=name, epochs=1, batch_size=8)
@@ -76,7 +77,7 @@ def test_colour_jpgs_and_resize():
         prepare("c.zip", _zip(files))
     p = prepare("c.zip", _zip(files), resize=(28, 28))
     assert p.shape == (3, 28, 28)
-    assert uploads.cnn_message((1, 20, 30)).startswith("the CNN models need 28×28")
+    assert cnn_problem((1, 20, 30)).startswith("the CNN models need 28×28")
 
 
 def test_npy_npz_and_csv_shapes():
@@ -156,7 +157,7 @@ def test_oversized_file_refused(monkeypatch):
 
 
 def test_unknown_upload_name_is_not_a_dataset():
-    from engine.config import ConfigError, make_config
+    from engine.core.config import ConfigError, make_config
 
     with pytest.raises(ConfigError, match="unknown dataset 'upload-0123456789ab'"):
         make_config(dataset="upload-0123456789ab")
@@ -185,8 +186,8 @@ def test_page_rejects_bad_file_and_trains_a_good_one(monkeypatch):
     at.slider(key="upload_epochs").set_value(1)
     at.button(key="upload_train").click().run()
     assert not at.exception
+    from engine.core.store import Store
     from engine.jobs import get_backend
-    from engine.store import Store
 
     assert get_backend().wait(at.session_state["upload_job"], timeout=280).status == "completed"  # a background job
 

@@ -15,10 +15,10 @@ import os
 
 import streamlit as st
 
-from engine.classroom import INSTRUCTOR, ClassroomBackend, Policy, User, role_of
-from engine.config import ConfigError
+from engine.core.config import ConfigError
+from engine.core.store import default_root
 from engine.jobs import Backend, JobError
-from engine.store import default_root
+from engine.jobs.classroom import INSTRUCTOR, ClassroomBackend, Policy, User, role_of
 
 from .common import backend, plain_backend
 

@@ -16,9 +16,9 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 from torchvision.utils import make_grid
 
-from engine.config import ConfigError, RunConfig
+from engine.core.config import ConfigError, RunConfig
+from engine.core.store import Store
 from engine.jobs import Backend, JobError, JobInfo, get_backend
-from engine.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -344,10 +344,9 @@ def plane_range(xy: torch.Tensor, variational: bool, margin: float = 0.15) -> tu
 @torch.no_grad()
 def decode_to_uint8(model, cfg: RunConfig, z: torch.Tensor) -> torch.Tensor:
     """Decode codes (n, k) to uint8 images (n, C, H, W) in pixel space."""
-    from engine.trainer import to_pixels, to_uint8
+    from engine.core.trainer import to_uint8
 
-    dev = next(model.parameters()).device
-    return to_uint8(to_pixels(model.decode(z.float().to(dev)), cfg))
+    return to_uint8(model.generate(z))
 
 
 @torch.no_grad()

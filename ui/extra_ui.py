@@ -7,10 +7,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine.config import RunConfig
-from engine.export import export_zip
-from engine.ising import TC
+from engine.core.config import RunConfig
+from engine.data.ising import TC
 from engine.jobs import JobError
+from engine.teaching.export import export_zip
 from ui.common import backend, store, submit
 
 TC_LABEL = f"T_c ≈ {TC:.3f}"
@@ -128,7 +128,7 @@ def job_progress(key: str) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _zip(root: str, run_id: str, mtime: float) -> bytes:
-    from engine.store import Store
+    from engine.core.store import Store
 
     return export_zip(Store(root), run_id)
 

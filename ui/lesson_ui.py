@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine.config import RunConfig
+from engine.core.config import RunConfig
 from engine.jobs import JobError
 from ui.common import fmt_seconds, store, try_backend
 

@@ -1,49 +1,21 @@
-"""Command line: `python -m engine presets | train | download | bench ...`.
+"""Command line: `python -m engine presets | train | download | bench | submit | lesson | ising | export ...`.
 
 Bad flags and bad configs print one line to stderr and exit with code 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-from .config import ConfigError
-
-EXIT_USAGE = 2
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse would print the whole usage)
-        cmd = " ".join(["python -m engine", *self.prog.split()[1:]])  # prog is "engine" or "engine train"
-        self.exit(EXIT_USAGE, f"error: {message} (see `{cmd} --help`)\n")
-
-
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that describes a run (train, submit)."""
-    p.add_argument("--preset", required=True, help="preset name (see `python -m engine presets`)")
-    p.add_argument("--epochs", type=int, help="number of epochs")
-    p.add_argument("--beta", type=float, help="KL weight β (VAEs)")
-    p.add_argument("--latent-dim", type=int, help="size of the latent code")
-    p.add_argument("--dataset", help="mnist (bundled, offline), fashion-mnist, synthetic")
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--batch-size", type=int, help="batch size")
-    p.add_argument("--seed", type=int, help="random seed")
-    p.add_argument("--train-limit", type=int, help="train on the first N images only (quick runs)")
-
-
-def config_from(args: argparse.Namespace):
-    from .presets import preset
-
-    return preset(args.preset, epochs=args.epochs, beta=args.beta, latent_dim=args.latent_dim, dataset=args.dataset,
-                  device=args.device, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                  train_limit=args.train_limit)
+from ..core.config import ConfigError
+from ..data import DataUnavailable
+from . import export, ising, jobs, lessons
+from .common import EXIT_USAGE, Parser, add_run_flags, config_from
 
 
 def cmd_presets(args) -> int:
-    from .presets import DESCRIPTIONS, PRESETS, preset
+    from ..core.presets import DESCRIPTIONS, PRESETS, preset
 
     if args.json:
         print(json.dumps({n: preset(n).model_dump(mode="json") for n in PRESETS}))
@@ -84,8 +56,8 @@ class TerminalProgress:
 
 
 def cmd_train(args) -> int:
-    from .store import Store
-    from .trainer import train
+    from ..core.store import Store
+    from ..core.trainer import train
 
     cfg = config_from(args)
     result = train(cfg, TerminalProgress(quiet=args.quiet), store=Store(args.checkpoints), use_cache=not args.no_cache)
@@ -102,7 +74,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .data import download
+    from ..data import download
 
     print(download(args.dataset))
     return 0
@@ -140,19 +112,12 @@ def build_parser() -> Parser:
     s.add_argument("--threads", type=int, help="torch CPU threads for both loops (default: torch's choice)")
     s.set_defaults(func=cmd_bench)
 
-    from . import cli_jobs, export, ising, lessons  # noqa: F401 - they register submit/status/..., export, ising, lesson
-
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    for module in (jobs, lessons, ising, export):
+        module.register(sub)
     return p
 
 
-EXTRA_COMMANDS: list = []  # other modules (job backends) append functions that add their subcommands
-
-
 def main(argv: list[str] | None = None) -> int:
-    from .data import DataUnavailable
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,11 +1,11 @@
 """The embedded backend (the default): jobs run in worker processes on this machine; no service needed.
 
-All state is on disk under <checkpoints>/jobs/ (see `engine.worker.JobDB`), so the Streamlit server, the
+All state is on disk under <checkpoints>/jobs/ (see `engine.jobs.worker.JobDB`), so the Streamlit server, the
 CLI and a restarted server (a new EmbeddedBackend) see the same jobs. Processes:
 
-- each job runs `engine.trainer.train` in its own fresh process (never forked from the app: no CUDA
+- each job runs `engine.core.trainer.train` in its own fresh process (never forked from the app: no CUDA
   state is inherited), so a crash or an out-of-memory error never takes the app down;
-- a small supervisor (`engine.worker.Pool`, started on demand, in its own session so it outlives a CLI
+- a small supervisor (`engine.jobs.worker.Pool`, started on demand, in its own session so it outlives a CLI
   `submit`) starts queued jobs FIFO up to the concurrency limit, keeps one warm process (torch and
   MNIST loaded) for a fast start, reaps workers and records how they died;
 - nothing relies on that supervisor: every call here reconciles the table (a running job whose process
@@ -27,9 +27,9 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import RunConfig
-from .jobs import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo, check_steer
-from .store import Store
+from ..core.config import RunConfig
+from ..core.store import Store
+from .base import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo, check_steer
 from .worker import (
     CANCEL_GRACE_S,
     PROJECT,
@@ -78,7 +78,7 @@ class EmbeddedBackend(Backend):
     # ---- the contract ----------------------------------------------------------------------------
     def submit(self, cfg: RunConfig, owner: str | None = None) -> str:
         if not isinstance(cfg, RunConfig):
-            raise JobError("submit() needs a RunConfig (see engine.presets.preset or engine.config.make_config)")
+            raise JobError("submit() needs a RunConfig (see engine.core.presets.preset or engine.core.config.make_config)")
         job_id = cfg.run_id()
         complete = self.store.is_complete(job_id)
         with self.db.transact():

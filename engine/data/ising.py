@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from .data import Dataset, data_root, register
-from .store import atomic_write
+from .files import atomic_write
+from .registry import Dataset, add_resolver, data_root, register
 
 TC = 2 / math.log(1 + math.sqrt(2))
 Progress = Callable[[int, int], None]  # (sweeps done, sweeps total)
@@ -239,28 +239,6 @@ def register_cached() -> list[str]:
     return names
 
 
-# ---- analysis for the page -------------------------------------------------------------------------
-@torch.no_grad()
-def analyse(model: torch.nn.Module, cfg, data: IsingSet, batch: int = 1000) -> dict[str, torch.Tensor]:
-    """Per held-out sample: T, m, |m|, energy, the latent code (μ for a VAE) and the reconstruction error
-    (mean squared error per spin in [0, 1] pixels), for plots of the code vs T and |m| (Wetzel 2017)."""
-    from .trainer import _code, to_model, to_pixels
-
-    held = heldout(data)
-    x = ((held.spins.float() + 1) / 2).unsqueeze(1)
-    dev = next(model.parameters()).device
-    model.eval()
-    zs, errs = [], []
-    for i in range(0, len(x), batch):
-        xb = x[i:i + batch].to(dev)
-        z = _code(model, to_model(xb, cfg))
-        rec = to_pixels(model.decode(z), cfg)
-        zs.append(z.float().cpu())
-        errs.append((rec - xb).pow(2).flatten(1).mean(1).cpu())
-    m = held.m
-    return {"T": held.T, "temp_index": held.temp_index, "m": m, "abs_m": m.abs(), "energy": held.energy,
-            "z": torch.cat(zs), "recon_err": torch.cat(errs)}
-
 
 def per_temperature(data: IsingSet) -> list[dict]:
     """Mean |m| and energy per spin at each temperature (the physics the model should find)."""
@@ -272,56 +250,5 @@ def per_temperature(data: IsingSet) -> list[dict]:
                      "n": int(sel.sum())})
     return rows
 
-
-# ---- CLI: python -m engine ising ... -----------------------------------------------------------------
-def _cmd(args) -> int:
-    from tqdm import tqdm
-
-    temps = default_temps(args.temps, args.t_min, args.t_max)
-    p = IsingParams(L=args.L, temps=temps, per_temp=args.per_temp, chains=args.chains, equil=args.equil,
-                    gap=args.gap, seed=args.seed)
-    try:
-        p.check()
-    except ValueError as e:
-        import sys
-
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    bar = tqdm(total=1, unit="sweep", desc=p.name)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    data = generate(p, progress, device=None if args.device == "auto" else args.device)
-    bar.close()
-    for r in per_temperature(data):
-        print(f"T={r['T']:.3f}  <|m|>={r['abs_m']:.3f}  E/N={r['energy']:.3f}")
-    print(f"dataset '{p.name}': {len(data.spins)} configurations → {cache_path(p)}")
-    return 0
-
-
-def _register_cli(sub) -> None:
-    d = IsingParams()
-    s = sub.add_parser("ising", help="generate (and cache) 2-D Ising configurations as a dataset")
-    s.add_argument("--L", type=int, default=d.L, help="lattice size (even)")
-    s.add_argument("--temps", type=int, default=len(d.temps), help="number of temperatures")
-    s.add_argument("--t-min", type=float, default=min(d.temps))
-    s.add_argument("--t-max", type=float, default=max(d.temps))
-    s.add_argument("--per-temp", type=int, default=d.per_temp, help="samples per temperature")
-    s.add_argument("--chains", type=int, default=d.chains, help="parallel chains per temperature")
-    s.add_argument("--equil", type=int, default=d.equil, help="equilibration sweeps")
-    s.add_argument("--gap", type=int, default=d.gap, help="sweeps between samples")
-    s.add_argument("--seed", type=int, default=d.seed)
-    s.add_argument("--device", default="auto")
-    s.set_defaults(func=_cmd)
-
-
-def _install_cli() -> None:
-    from .cli import EXTRA_COMMANDS
-
-    if _register_cli not in EXTRA_COMMANDS:
-        EXTRA_COMMANDS.append(_register_cli)
-
-
-_install_cli()
+register("ising", lambda: to_dataset(generate(IsingParams())))  # listed among the datasets; generated on first use
+add_resolver(resolve)

@@ -2,17 +2,16 @@
 
 A *job* trains one run (one RunConfig) in the background. Its id is the run id, so submitting a config
 that is already running attaches to that job, and one that is complete finishes at once from the cache.
-Implementations: `engine.embedded.EmbeddedBackend` (default, worker processes on this machine) and
-`engine.ray_backend.RayBackend` (a Ray cluster). Pick one with `get_backend()`.
+Implementations: `engine.jobs.embedded.EmbeddedBackend` (default, worker processes on this machine) and
+`engine.jobs.ray_backend.RayBackend` (a Ray cluster). Pick one with `engine.jobs.get_backend()`.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 
-from .config import RunConfig
+from ..core.config import RunConfig
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
     "queued", "running", "completed", "failed", "cancelled", "interrupted")
@@ -119,17 +118,3 @@ def check_steer(job_id: str, config: dict, beta: float | None, lr: float | None)
         raise JobError(f"learning rate must be > 0 and ≤ 10, got {lr}")
     if beta is not None and not config.get("variational"):
         raise JobError(f"job {job_id} trains an autoencoder without a KL term: β only steers a VAE")
-
-
-def get_backend(name: str | None = None, **kwargs) -> Backend:
-    """The backend named `name`, else $AE_LAB_BACKEND, else the embedded one."""
-    name = name or os.environ.get("AE_LAB_BACKEND", "embedded")
-    if name == "embedded":
-        from .embedded import EmbeddedBackend
-
-        return EmbeddedBackend(**kwargs)
-    if name == "ray":
-        from .ray_backend import RayBackend
-
-        return RayBackend(**kwargs)
-    raise JobError(f"unknown backend '{name}': use 'embedded' or 'ray'")

@@ -11,48 +11,23 @@ so listing runs never opens a weights file. Everything is loaded with torch.load
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import diskcache
 import torch
 
+from ..data.files import atomic_write, read_json, write_json
 from .config import RunConfig
+from .models import Autoencoder, build_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def default_root() -> Path:
     return Path(os.environ.get("AE_LAB_CHECKPOINTS", ROOT / "checkpoints"))
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(file_object) on a temp file next to `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(obj).encode()))
-
-
-def read_json(path: Path) -> Any:
-    with open(path) as f:
-        return json.load(f)
 
 
 class Store:
@@ -80,12 +55,19 @@ class Store:
         out = [self.index.get(k) for k in self.index.iterkeys() if str(k).startswith("run:")]
         return sorted((m for m in out if m), key=lambda m: m.get("updated", 0), reverse=True)
 
+    def state_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "state.pt"
+
+    def has_state(self, run_id: str) -> bool:
+        """Has the run a checkpoint (at least one finished epoch)?"""
+        return self.state_path(run_id).exists()
+
     def is_complete(self, run_id: str) -> bool:
         """Finished as its config says. A run whose β or lr was steered by hand is not what its config
         describes, so it never serves as the cached result of that config."""
         m = self.meta(run_id)
         return bool(m and m.get("status") == "completed" and not m.get("steered")
-                    and (self.run_dir(run_id) / "state.pt").exists())
+                    and self.has_state(run_id))
 
     def config(self, run_id: str) -> RunConfig:
         return RunConfig(**read_json(self.run_dir(run_id) / "config.json"))
@@ -104,13 +86,13 @@ class Store:
         if snapshot is not None:
             atomic_write(d / "snapshots" / f"epoch-{epoch:04d}.pt", lambda f: torch.save(snapshot, f))
         write_json(d / "history.json", history)
-        atomic_write(d / "state.pt", lambda f: torch.save(state, f))
+        atomic_write(self.state_path(run_id), lambda f: torch.save(state, f))
         last = history["epochs"][-1] if history.get("epochs") else {}
         self.set_meta(run_id, epochs_done=epoch, train=last.get("train"), heldout=last.get("heldout"))
 
     # ---- reading a run ----------------------------------------------------------------------
     def load_state(self, run_id: str, device: str | torch.device = "cpu") -> dict | None:
-        p = self.run_dir(run_id) / "state.pt"
+        p = self.state_path(run_id)
         return torch.load(p, map_location=device, weights_only=True) if p.exists() else None
 
     def history(self, run_id: str) -> dict:
@@ -130,10 +112,8 @@ class Store:
         p = self.run_dir(run_id) / "snapshots" / f"epoch-{e:04d}.pt"
         return torch.load(p, map_location="cpu", weights_only=True) if p.exists() else None
 
-    def load_model(self, run_id: str, device: str = "cpu"):
+    def load_model(self, run_id: str, device: str = "cpu") -> tuple[RunConfig, Autoencoder]:
         """(config, model in eval mode) of a stored run."""
-        from .models import build_model
-
         cfg = self.config(run_id)
         state = self.load_state(run_id, device)
         if state is None:
@@ -151,7 +131,7 @@ class Store:
             if m.get("base_id") != cfg.base_id() or m["run_id"] == cfg.run_id() or m.get("steered"):
                 continue
             done = m.get("epochs_done", 0)
-            if 0 < done <= cfg.epochs and (self.run_dir(m["run_id"]) / "state.pt").exists():
+            if 0 < done <= cfg.epochs and self.has_state(m["run_id"]):
                 if best is None or done > best[0]:
                     best = (done, m["run_id"])
         return best[1] if best else None

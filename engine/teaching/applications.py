@@ -2,8 +2,8 @@
 
 Pure torch. Runs are RunConfigs trained through the checkpoint cache like every other run; the functions
 here compute scores, curves and images from trained models for the Applications page and the tests.
-Anomaly detection trains on `<dataset>-without-<digit>`: the dataset with one class removed from the
-training set (its held-out set keeps every class, so the removed digit is the anomaly).
+Anomaly detection trains on `<dataset>-without-<digit>` (`engine.data.subsets`): the dataset with one class
+removed from the training set (its held-out set keeps every class, so the removed digit is the anomaly).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import io
 
 import torch
 
-from .config import RunConfig
-from .data import Dataset, load
-from .lessons import Size, budget, codes, decode, named, reconstruct, sq_err
-from .losses import kl_per_image, recon_per_image
-from .presets import preset
-from .trainer import to_model
+from ..core.config import RunConfig
+from ..core.presets import preset
+from ..data.subsets import without
+from .lessons import Size, budget, named, sq_err
+from .metrics import roc
 
 # ---- compression: PCA vs autoencoders --------------------------------------------------------------
 KS = (2, 4, 8, 16, 32)
@@ -60,36 +59,13 @@ def compression_table(train_x: torch.Tensor, test_x: torch.Tensor, models: dict[
     """Rows {method, k, error} for PCA at every k and for each trained AE (`models`: k -> (cfg, model))."""
     errs = pca_errors(train_x, test_x, ks)
     rows = [{"method": "PCA (linear)", "k": k, "error": e} for k, e in zip(ks, errs, strict=True)]
-    for k, (cfg, model) in sorted((models or {}).items()):
-        err = float(sq_err(reconstruct(model, cfg, test_x), test_x).mean())
+    for k, (_, model) in sorted((models or {}).items()):
+        err = float(sq_err(model.reconstruct(test_x).cpu(), test_x).mean())
         rows.append({"method": "autoencoder", "k": k, "error": err})
     return rows
 
 
 # ---- anomaly detection -----------------------------------------------------------------------------
-def without(base: str, digit: int) -> str:
-    return f"{base}-without-{digit}"
-
-
-def resolve(name: str):
-    """Loader for '<base>-without-<class>' (None if `name` is not of that form); used by engine.data."""
-    base, sep, cls = name.rpartition("-without-")
-    if not sep or not cls.isdigit() or not base:
-        return None
-    c = int(cls)
-
-    def loader() -> Dataset:
-        d = load(base)
-        if not 0 <= c < len(d.classes):
-            raise ValueError(f"class {c} does not exist in '{base}' (0–{len(d.classes) - 1})")
-        keep = d.train_y != c
-        return Dataset(name, d.train_x[keep], d.train_y[keep], d.test_x, d.test_y,
-                       f"{d.note} Training images of class {d.classes[c]} removed ({int((~keep).sum())} images): "
-                       "they are the anomaly.", d.classes)
-
-    return loader
-
-
 def anomaly_specs(size: Size, digit: int = 2, base: str = "mnist") -> dict[str, RunConfig]:
     """An AE and a VAE trained on every digit but `digit`."""
     b = budget(size)
@@ -103,7 +79,7 @@ def anomaly_specs(size: Size, digit: int = 2, base: str = "mnist") -> dict[str, 
 @torch.no_grad()
 def recon_scores(model, cfg: RunConfig, x01: torch.Tensor) -> torch.Tensor:
     """Anomaly score = reconstruction error of each image (pixel space): high = unlike the training data."""
-    return sq_err(reconstruct(model, cfg, x01), x01)
+    return sq_err(model.reconstruct(x01).cpu(), x01)
 
 
 @torch.no_grad()
@@ -111,35 +87,14 @@ def elbo_scores(model, cfg: RunConfig, x01: torch.Tensor, samples: int = 4, seed
     """Negative ELBO of each image (recon + KL, averaged over `samples` draws of z): a VAE's anomaly score."""
     if not model.variational:
         raise ValueError("the ELBO needs a VAE")
-    dev = next(model.parameters()).device
     out = []
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []):
         torch.manual_seed(seed)
         for i in range(0, len(x01), 500):
-            t = to_model(x01[i:i + 500].to(dev), cfg)
-            mu, logvar = model.encode(t)
-            rec = sum(recon_per_image(model.decode(model.reparameterize(mu, logvar)), t, cfg.recon)
-                      for _ in range(samples)) / samples
-            out.append((rec + kl_per_image(mu, logvar)).cpu())
+            xb = x01[i:i + 500].to(model.device)
+            draws = [model.loss_terms(xb) for _ in range(samples)]
+            out.append(sum(t["recon"] + t["kl"] for t in draws).cpu() / samples)
     return torch.cat(out)
-
-
-def roc(scores: torch.Tensor, positive: torch.Tensor) -> dict:
-    """ROC curve and AUC for `scores` (higher = more anomalous) against boolean `positive` (is an anomaly).
-
-    AUC = P(score of a random anomaly > score of a random normal image), ties counted half (Mann–Whitney)."""
-    s, p = scores.double().flatten(), positive.bool().flatten()
-    n_pos, n_neg = int(p.sum()), int((~p).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC needs both anomalies and normal images")
-    order = torch.argsort(s, descending=True)
-    s_sorted, p_sorted = s[order], p[order].double()
-    tp, fp = torch.cumsum(p_sorted, 0), torch.cumsum(1 - p_sorted, 0)
-    last = torch.cat([s_sorted[1:] != s_sorted[:-1], torch.tensor([True])])  # end of each group of tied scores
-    tpr = torch.cat([torch.zeros(1), tp[last] / n_pos])
-    fpr = torch.cat([torch.zeros(1), fp[last] / n_neg])
-    auc = float(torch.trapezoid(tpr, fpr))
-    return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": auc}
 
 
 def anomaly_report(scores: torch.Tensor, labels: torch.Tensor, digit: int, x01: torch.Tensor, top: int = 16) -> dict:
@@ -210,7 +165,7 @@ def denoise(model, cfg: RunConfig, x01: torch.Tensor, level: float, seed: int = 
         noisy = (x01 + level * torch.randn(x01.shape, generator=g)).clamp(0, 1)
     else:
         noisy = x01 * (torch.rand(x01.shape, generator=g) >= level)
-    clean = reconstruct(model, cfg, noisy)
+    clean = model.reconstruct(noisy).cpu()
     return {"noisy": noisy, "clean": clean, "err_noisy": sq_err(noisy, x01).tolist(),
             "err_clean": sq_err(clean, x01).tolist()}
 
@@ -220,16 +175,16 @@ def denoise(model, cfg: RunConfig, x01: torch.Tensor, level: float, seed: int = 
 def sample(model, cfg: RunConfig, n: int = 16, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
     """Decode n codes drawn from the prior N(0, temperature²·I): images in [0, 1]."""
     z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)) * temperature
-    return decode(model, cfg, z)
+    return model.generate(z).cpu()
 
 
 @torch.no_grad()
 def interpolate(model, cfg: RunConfig, a01: torch.Tensor, b01: torch.Tensor, steps: int = 10) -> dict:
     """Walk in a straight line from the code of image a to the code of image b and decode each point;
     next to it, the same walk in pixel space (a cross-fade) for contrast."""
-    za, zb = codes(model, cfg, a01.view(1, *a01.shape[-3:])), codes(model, cfg, b01.view(1, *b01.shape[-3:]))
+    za, zb = model.code(a01.view(1, *a01.shape[-3:])).cpu(), model.code(b01.view(1, *b01.shape[-3:])).cpu()
     t = torch.linspace(0, 1, steps).view(-1, 1)
-    latent = decode(model, cfg, za + t * (zb - za))
+    latent = model.generate(za + t * (zb - za)).cpu()
     tt = t.view(-1, 1, 1, 1)
     pixels = a01.view(1, *a01.shape[-3:]) * (1 - tt) + b01.view(1, *b01.shape[-3:]) * tt
     return {"latent": latent, "pixels": pixels}

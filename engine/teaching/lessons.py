@@ -1,11 +1,11 @@
 """The lecture's claims as lessons: each one names the runs it needs and computes its evidence from them.
 
-A lesson = a claim, the runs that show it (RunConfigs from `engine.presets.preset`, small enough to train
+A lesson = a claim, the runs that show it (RunConfigs from `engine.core.presets.preset`, small enough to train
 on a laptop CPU in minutes; bigger on a GPU), an evidence function (numbers and uint8 images computed from
 the trained runs) and one or two sentences saying why it happens. Runs go through the checkpoint cache,
 so a class opening the same lesson trains each run once. Pure torch: the pages draw what this returns.
 
-    from engine.lessons import LESSONS, train_lesson
+    from engine.teaching.lessons import LESSONS, train_lesson
     runs = train_lesson("beta", size="cpu")      # trains (or loads) the β sweep
     ev = LESSONS["beta"].evidence(runs)          # {"betas": [...], "kl": [...], "recon": [...], ...}
 """
@@ -19,11 +19,11 @@ from typing import Literal
 
 import torch
 
-from .config import RunConfig
-from .data import load
-from .presets import preset
-from .store import Store
-from .trainer import to_model, to_pixels, to_uint8
+from ..core.config import RunConfig
+from ..core.presets import preset
+from ..core.store import Store
+from ..core.trainer import to_uint8
+from ..data import load
 
 Size = Literal["test", "cpu", "gpu"]
 SIZES = ("test", "cpu", "gpu")
@@ -84,31 +84,7 @@ class Runs:
         return d.test_x, d.test_y
 
 
-# ---- model helpers (shared with engine.applications) --------------------------------------------
-def _dev(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def codes(model, cfg: RunConfig, x01: torch.Tensor) -> torch.Tensor:
-    """Deterministic codes: z for an AE, μ for a VAE."""
-    x = to_model(x01.to(_dev(model)), cfg)
-    out = model.encode(x)
-    return (out[0] if model.variational else out).cpu()
-
-
-@torch.no_grad()
-def decode(model, cfg: RunConfig, z: torch.Tensor) -> torch.Tensor:
-    """Codes -> images in [0, 1]."""
-    return to_pixels(model.decode(z.to(_dev(model))), cfg).clamp(0, 1).cpu()
-
-
-@torch.no_grad()
-def reconstruct(model, cfg: RunConfig, x01: torch.Tensor) -> torch.Tensor:
-    """x in [0, 1] -> its deterministic reconstruction in [0, 1] (batched)."""
-    return torch.cat([decode(model, cfg, codes(model, cfg, x01[i:i + 500])) for i in range(0, len(x01), 500)])
-
-
+# ---- helpers (shared with engine.teaching.applications) ----------------------------------------
 def sq_err(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared error per image, summed over pixels in [0, 1] (the unit of the held-out `mse01`)."""
     return (a - b).pow(2).flatten(1).sum(1)
@@ -172,7 +148,7 @@ def mlp_cnn_evidence(runs: Runs, n: int = N_SHOW) -> dict:
     out: dict = {"orig": u8(x[:n])}
     for key in ("mlp", "cnn"):
         cfg, model = runs.model(key)
-        rec = reconstruct(model, cfg, x)
+        rec = model.reconstruct(x).cpu()
         err = sq_err(rec, x)
         out[key] = {"recon": u8(rec[:n]), "errors": err[:n].tolist(), "mse01": float(err.mean()),
                     "latent_dim": cfg.latent_dim}
@@ -198,7 +174,7 @@ def latent_evidence(runs: Runs, key: str = "ae", n_grid: int = 12, n_points: int
     x, y = runs.heldout(key)
     x, y = x[:n_points], y[:n_points]
     cfg, model = runs.model(key)
-    z = codes(model, cfg, x)[:, :2]
+    z = model.code(x).cpu()[:, :2]
     if model.variational:
         lo, hi = (-2.5, -2.5), (2.5, 2.5)  # where the prior N(0, I) puts its mass
     else:
@@ -206,7 +182,7 @@ def latent_evidence(runs: Runs, key: str = "ae", n_grid: int = 12, n_points: int
         pad = (q_hi - q_lo) * 0.25
         lo, hi = tuple((q_lo - pad).tolist()), tuple((q_hi + pad).tolist())
     pts = plane_grid(lo, hi, n_grid)
-    imgs = decode(model, cfg, pts)
+    imgs = model.generate(pts).cpu()
     gap = torch.cdist(z, z).fill_diagonal_(float("inf")).min(1).values.median()
     far = torch.cdist(pts, z).min(1).values > 3 * gap
     near_real = nearest_real(imgs, x)
@@ -243,7 +219,7 @@ def beta_evidence(runs: Runs, n: int = N_SHOW) -> dict:
         last = h["epochs"][-1]["heldout"] if h["epochs"] else {}
         kd = last.get("kl_per_dim", [])
         cfg, model = runs.model(key)
-        rec = reconstruct(model, cfg, x[:n])
+        rec = model.reconstruct(x[:n]).cpu()
         snap = runs.store.snapshot(runs.run_id(key)) or {}
         rows.append({"beta": spec.beta, "recon": last.get("recon"), "kl": last.get("kl"), "mse01": last.get("mse01"),
                      "posterior_std": last.get("posterior_std"), "active_dims": sum(v > ACTIVE_KL for v in kd),
@@ -296,7 +272,7 @@ def denoising_evidence(runs: Runs, level: float = 0.5, n: int = N_SHOW, seed: in
     out = {"level": level, "orig": u8(x[:n]), "noisy": u8(noisy[:n]), "err_noisy": float(sq_err(noisy, x).mean())}
     for key in ("plain", "denoising"):
         cfg, model = runs.model(key)
-        rec = reconstruct(model, cfg, noisy)
+        rec = model.reconstruct(noisy).cpu()
         out[key] = u8(rec[:n])
         out[f"err_{key}"] = float(sq_err(rec, x).mean())
     return out
@@ -307,8 +283,8 @@ def sensitivity(model, cfg: RunConfig, x01: torch.Tensor, eps: float = 0.05, see
     """Latent movement ‖E(x+δ) − E(x)‖ for small random δ (std `eps`), relative to the spread of the codes
     (so shrinking the whole code does not count as robustness)."""
     g = torch.Generator().manual_seed(seed)
-    z = codes(model, cfg, x01)
-    z2 = codes(model, cfg, (x01 + eps * torch.randn(x01.shape, generator=g)).clamp(0, 1))
+    z = model.code(x01).cpu()
+    z2 = model.code((x01 + eps * torch.randn(x01.shape, generator=g)).clamp(0, 1)).cpu()
     spread = float(z.std(0).norm()) + 1e-12
     move = (z2 - z).norm(dim=1)
     return {"movement": move, "spread": spread, "relative": float(move.mean()) / spread}
@@ -321,7 +297,7 @@ def contractive_evidence(runs: Runs, eps: float = 0.05) -> dict:
         cfg, model = runs.model(key)
         s = sensitivity(model, cfg, x, eps)
         out[key] = {"relative": s["relative"], "movement": (s["movement"] / s["spread"]).tolist(),
-                    "mse01": float(sq_err(reconstruct(model, cfg, x), x).mean())}
+                    "mse01": float(sq_err(model.reconstruct(x).cpu(), x).mean())}
     return out
 
 
@@ -330,11 +306,11 @@ def sparsity_evidence(runs: Runs) -> dict:
     out = {}
     for key in ("sparse", "dense"):
         cfg, model = runs.model(key)
-        a = codes(model, cfg, x[:500])  # (n, units) sigmoid activations
+        a = model.code(x[:500]).cpu()  # (n, units) sigmoid activations
         out[key] = {"rho": cfg.sparsity_target, "mean_activation": float(a.mean()),
                     "unit_means": a.mean(0).tolist(), "sample": a[:50].flatten().tolist(),
                     "fraction_on": float((a > 0.5).float().mean()),
-                    "mse01": float(sq_err(reconstruct(model, cfg, x), x).mean())}
+                    "mse01": float(sq_err(model.reconstruct(x).cpu(), x).mean())}
     return out
 
 
@@ -378,7 +354,7 @@ def complete_evidence(runs: Runs) -> dict:
     out: dict = {"orig": u8(x[:N_SHOW]), "odd": u8(odd), "kinds": kinds}
     for key in ("under", "over"):
         cfg, model = runs.model(key)
-        rd, ro = reconstruct(model, cfg, x), reconstruct(model, cfg, odd)
+        rd, ro = model.reconstruct(x).cpu(), model.reconstruct(odd).cpu()
         rel = lambda r, t: float((sq_err(r, t) / t.pow(2).flatten(1).sum(1).clamp_min(1e-6)).mean())  # noqa: E731
         shape = torch.tensor([k == "shape" for k in kinds])
         out[key] = {"latent_dim": cfg.latent_dim, "digits": u8(rd[:N_SHOW]), "odd": u8(ro),
@@ -488,7 +464,7 @@ LESSONS: dict[str, Lesson] = {
 
 def train_lesson(key: str, size: Size | None = None, store: Store | None = None, report=None) -> Runs:
     """Train (or load from the cache) every run a lesson needs, synchronously; for tests and the CLI."""
-    from .trainer import train
+    from ..core.trainer import train
 
     lesson = LESSONS[key]
     runs = lesson.runs(size, store)
@@ -497,61 +473,3 @@ def train_lesson(key: str, size: Size | None = None, store: Store | None = None,
         if res.status != "completed":
             raise RuntimeError(f"lesson '{key}': run '{role}' ended {res.status}: {res.message}")
     return runs
-
-
-# ---- CLI: `python -m engine lesson [KEY] [--size S]` ----------------------------------------------------
-def _summary(ev: dict, prefix: str = "") -> dict:
-    """The plain numbers of an evidence dict (for the terminal and --json)."""
-    out: dict = {}
-    for k, v in ev.items():
-        if isinstance(v, bool | int | float | str):
-            out[prefix + str(k)] = v
-        elif isinstance(v, dict):
-            out.update(_summary(v, f"{prefix}{k}."))
-    return out
-
-
-def _cmd(args) -> int:
-    import json
-
-    if not args.key:
-        for k, lesson in LESSONS.items():
-            print(f"{k:14s} {lesson.title}\n{'':14s} {lesson.claim}")
-        return 0
-    if args.key not in LESSONS:
-        from .config import ConfigError
-
-        raise ConfigError(f"unknown lesson '{args.key}'; choose one of: {', '.join(LESSONS)}")
-    lesson = LESSONS[args.key]
-    runs = train_lesson(args.key, args.size or default_size())
-    ev = lesson.evidence(runs)
-    if args.key == "beta":
-        ev = {f"beta={r['beta']:g}": {k: v for k, v in r.items() if k != "kl_per_dim"} for r in ev["rows"]}
-    nums = _summary(ev)
-    if args.json:
-        print(json.dumps({"lesson": args.key, "runs": {k: c.run_id() for k, c in runs.specs.items()},
-                          "evidence": nums}))
-    else:
-        print(f"{lesson.title}\nClaim: {lesson.claim}")
-        for k, v in nums.items():
-            print(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
-        print(f"Why: {lesson.why}")
-    return 0
-
-
-def _register_cli(sub) -> None:
-    s = sub.add_parser("lesson", help="list the lessons, or train a lesson's runs (cached) and print its evidence")
-    s.add_argument("key", nargs="?", help="lesson key (omit to list them)")
-    s.add_argument("--size", choices=SIZES, help="test: seconds, rough · cpu (default without a GPU) · gpu")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.set_defaults(func=_cmd)
-
-
-def _install_cli() -> None:
-    from .cli import EXTRA_COMMANDS
-
-    if _register_cli not in EXTRA_COMMANDS:
-        EXTRA_COMMANDS.append(_register_cli)
-
-
-_install_cli()

@@ -12,7 +12,7 @@
   backend call reconciles (dead workers -> failed, queued work and no pool -> start one).
 - A **job process** (`python engine/worker.py child ROOT`) is a fresh interpreter (the spawn start
   method: nothing, CUDA included, is inherited from the app). It preloads, then reads one job id from
-  stdin, runs `engine.trainer.train(...)` and exits, releasing its memory and GPU.
+  stdin, runs `engine.core.trainer.train(...)` and exits, releasing its memory and GPU.
 
 This file runs as a script, so at the top it imports only the standard library and diskcache (the
 `engine` package imports torch); the job process imports the engine after putting the project on
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import diskcache
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parent.parent.parent
 WORKER = Path(__file__).resolve()
 
 # The job statuses of engine.jobs, repeated here because this script cannot import the engine package.
@@ -550,7 +550,7 @@ class JobRun:
         self.start_step = self.step = ev["epoch"] * ev["steps_per_epoch"]
         self.steps_total = ev["epochs"] * ev["steps_per_epoch"]
         self.t_start = time.monotonic()
-        from engine.store import Store
+        from engine.core.store import Store
 
         hist = Store(self.db.root).history(self.job_id) if ev["epoch"] else {"steps": [], "epochs": [], "events": []}
         prior = [s for s in hist.get("steps", []) if s["epoch"] <= ev["epoch"]]
@@ -623,9 +623,9 @@ class JobRun:
         if self.stale:  # cancelled (or deleted) while it was being handed over
             return 0
 
-        from engine.config import RunConfig
-        from engine.store import Store
-        from engine.trainer import train
+        from engine.core.config import RunConfig
+        from engine.core.store import Store
+        from engine.core.trainer import train
 
         cfg = RunConfig(**rec["config"])
         self.lr = cfg.lr
@@ -670,10 +670,10 @@ def preload() -> None:
     tiny optimizer step (first calls into autograd and Adam are slow)."""
     import torch
 
+    from engine.core.models import build_model
+    from engine.core.presets import preset
+    from engine.core.trainer import objective
     from engine.data import load, variant
-    from engine.models import build_model
-    from engine.presets import preset
-    from engine.trainer import objective
 
     with contextlib.suppress(Exception):
         load("mnist")

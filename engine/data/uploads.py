@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from .data import Dataset, data_root, register
+from .registry import Dataset, add_resolver, data_root, register, unregister
 
 MAX_BYTES = 50 * 2**20  # uploaded file
 MAX_UNZIPPED = 200 * 2**20  # all zip members together
@@ -72,14 +72,6 @@ class Prepared:
 
     def dataset(self) -> Dataset:
         return Dataset(self.name, self.train_x, self.train_y, self.test_x, self.test_y, self.note, self.classes)
-
-
-def cnn_message(shape: tuple[int, ...]) -> str | None:
-    """Why the CNN models cannot take this shape (None if they can)."""
-    if tuple(shape[-2:]) != (28, 28):
-        return (f"the CNN models need 28×28 images, this dataset is {shape[-2]}×{shape[-1]}: "
-                "train an MLP, or upload again with 'resize to 28×28'")
-    return None
 
 
 # ---- reading each format ---------------------------------------------------------------------------
@@ -421,6 +413,9 @@ def _loader(folder: Path) -> Callable[[], Dataset]:
 
 
 def resolve(name: str) -> Callable[[], Dataset] | None:
+    """Loader for "upload-<hash>" if that upload is stored (None for any other name)."""
+    if not name.startswith("upload-"):
+        return None
     key = name.removeprefix("upload-")
     folder = upload_dir() / key
     if len(key) != 12 or not all(c in "0123456789abcdef" for c in key) or not (folder / "data.npz").exists():
@@ -454,8 +449,8 @@ def stored() -> list[dict]:
 
 
 def remove(name: str) -> None:
-    from .data import LOADERS, load
-
     shutil.rmtree(upload_dir() / name.removeprefix("upload-"), ignore_errors=True)
-    dict.pop(LOADERS, name, None)
-    load.cache_clear()
+    unregister(name)
+
+
+add_resolver(resolve)

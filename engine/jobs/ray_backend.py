@@ -1,4 +1,4 @@
-"""The Ray cluster backend: each job is a Ray task running `engine.trainer.train` on some node.
+"""The Ray cluster backend: each job is a Ray task running `engine.core.trainer.train` on some node.
 
 Pieces:
 - `Hub`: one named, detached async actor per checkpoint storage. It owns the jobs: launches their tasks,
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import ray
 
-from .config import RunConfig
-from .jobs import (
+from ..core.config import RunConfig
+from ..core.store import Store, default_root
+from .base import (
     CANCELLED,
     COMPLETED,
     FAILED,
@@ -42,7 +43,6 @@ from .jobs import (
     JobInfo,
     check_steer,
 )
-from .store import Store, default_root
 
 NAMESPACE = "ae_lab"
 ENV_ADDRESS = "AE_LAB_RAY_ADDRESS"  # e.g. "ray://head:10001" or "head:6379"; unset: start a local cluster
@@ -99,7 +99,7 @@ class _Controls:
 def _run(cfg_json: dict, root: str, hub: str, job_id: str, attempt: int, threads: int) -> dict:
     import torch
 
-    from .trainer import train
+    from ..core.trainer import train
 
     handle = ray.get_actor(hub, namespace=NAMESPACE)
     ctx = ray.get_runtime_context()

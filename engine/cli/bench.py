@@ -3,7 +3,7 @@
 (a) "lecture": the lecture's VAE exactly as in pytorch/examples `vae/main.py` — a torch Dataset that
     yields PIL images through ToTensor (what torchvision's MNIST does), a shuffled DataLoader with
     batch 128, a per-batch Python loop, BCE(sum) + KL, Adam 1e-3, model 784-400-20.
-(b) "engine": `engine.trainer.train()` on the `seed-vae` preset with the same 9,000 images and epochs.
+(b) "engine": `engine.core.trainer.train()` on the `seed-vae` preset with the same 9,000 images and epochs.
 
 Both train on the same data for the same number of epochs; the table shows seconds per epoch, the
 ratio, and the final training loss per image of each (they should be close: same model, same loss).
@@ -120,9 +120,9 @@ def run_both(lecture: LectureLoop, epochs: int, device: str, seed: int = 0) -> t
     """Train both for `epochs`, interleaved: after each engine epoch (its time already measured), one
     lecture epoch runs from the engine's report callback. On a shared machine both loops then see the
     same background load, which a run-one-then-the-other comparison does not."""
-    from .presets import preset
-    from .store import Store
-    from .trainer import train
+    from ..core.presets import preset
+    from ..core.store import Store
+    from ..core.trainer import train
 
     lec_s: list[float] = []
     lec_loss = [float("nan")]
@@ -151,8 +151,8 @@ def _median(xs: list[float]) -> float:
 def main(args: argparse.Namespace | None = None) -> int:
     """Print the side-by-side table (`args`: epochs, device, threads from `python -m engine bench`), then
     the job-backend benchmarks of engine/bench_jobs.py when that module exists. Returns an exit code."""
-    from .data import load
-    from .trainer import resolve_device
+    from ..core.trainer import resolve_device
+    from ..data import load
 
     epochs = getattr(args, "epochs", None)
     epochs = 3 if epochs is None else int(epochs)

@@ -11,8 +11,8 @@ import json
 import sys
 import time
 
-from .cli import EXIT_USAGE, EXTRA_COMMANDS, add_run_flags, config_from
-from .jobs import COMPLETED, JobError, JobInfo, get_backend
+from ..jobs import COMPLETED, JobError, JobInfo, get_backend
+from .common import EXIT_USAGE, add_run_flags, config_from
 
 
 def backend_of(args: argparse.Namespace):
@@ -177,5 +177,3 @@ def register(sub) -> None:
     s.add_argument("--repeats", type=int, default=3)
     s.set_defaults(func=cmd_bench_jobs)
 
-
-EXTRA_COMMANDS.append(register)

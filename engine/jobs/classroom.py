@@ -20,9 +20,9 @@ import diskcache
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config import ConfigError, RunConfig, explain
-from .jobs import QUEUED, RUNNING, Backend, JobError, JobInfo
-from .store import Store, read_json, write_json
+from ..core.config import ConfigError, RunConfig, explain
+from ..core.store import Store, read_json, write_json
+from .base import QUEUED, RUNNING, Backend, JobError, JobInfo
 
 STUDENT, INSTRUCTOR = "student", "instructor"
 ROLES = (STUDENT, INSTRUCTOR)
@@ -97,8 +97,8 @@ def role_of(name: str, policy: Policy | None = None) -> str:
 
 def model_params(cfg: RunConfig) -> int:
     """Parameter count of the model `cfg` builds, without allocating its weights (meta device)."""
-    from .data import load
-    from .models import build_model, n_params
+    from ..core.models import build_model, n_params
+    from ..data import load
 
     shape = (1, 28, 28) if cfg.dataset in ("mnist", "fashion-mnist", "synthetic") else load(cfg.dataset).shape
     with torch.device("meta"):

@@ -1,13 +1,14 @@
 """Export a finished run for a notebook: weights (state dict), a standalone model file, the config.
 
-The model file is self-contained: the classes it needs are copied from engine/models.py (so they are the
-same code that trained the weights), with the config inlined as a dict, and a `load()` function:
+The model file is self-contained: it is the source of engine/core/losses.py and engine/core/models.py,
+verbatim (so it is the same code that trained the weights, with the same `code`, `reconstruct` and
+`generate`), followed by the config as a dict and a `load()` function:
 
     from model import load
     model = load()                 # reads weights.pt next to model.py
     recon = model.reconstruct(x)   # x: images in [0, 1], (B, C, H, W)
 
-`export_zip(store, run_id)` gives the three files as zip bytes (for a download button);
+`export_zip(store, run_id)` gives the files as zip bytes (for a download button);
 `export_dir(store, run_id, out)` writes them to a folder (`python -m engine export RUN_ID --out DIR`).
 """
 
@@ -18,14 +19,13 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
-from . import models
-from .store import Store, atomic_write
-
-# What the exported file copies from engine/models.py, in order.
-COPIED = ["Output", "_act", "AE", "VAE", "_mlp", "build_mlp", "CNN_CODE", "build_cnn"]
+from ..core import losses, models
+from ..core.store import Store
+from ..data.files import atomic_write
 
 HEADER = '''"""{title}
 
@@ -39,56 +39,25 @@ Exported from the AE & VAE lab (run {run_id}). Standalone: needs only torch.
 
 The network works in its output range: {range_note}. reconstruct/code/generate do that
 conversion; call the model itself (model(x_model_range)) for the raw Output(recon, z, mu, logvar).
+Below: the engine's losses.py and models.py, verbatim, then this run's config and load().
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-
-import torch
-from torch import nn
-
-CONFIG = {config}
-SHAPE = {shape}  # (C, H, W) of one image
 '''
 
 FOOTER = '''
 
-BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
-
-
-def _to_model(x01: torch.Tensor) -> torch.Tensor:
-    return x01 * 2 - 1 if CONFIG["output"] == "tanh" else x01
-
-
-def _to_pixels(y: torch.Tensor) -> torch.Tensor:
-    return (y + 1) / 2 if CONFIG["output"] == "tanh" else y
-
-
-def _code(self, x01: torch.Tensor) -> torch.Tensor:
-    z = self.encode(_to_model(x01))
-    return z[0] if self.variational else z
-
-
-def _generate(self, z: torch.Tensor) -> torch.Tensor:
-    return _to_pixels(self.decode(z))
-
-
-def _reconstruct(self, x01: torch.Tensor) -> torch.Tensor:
-    """Images in [0, 1] -> their reconstructions in [0, 1] (decoding the mean code for a VAE)."""
-    return _generate(self, _code(self, x01))
-
-
-for _cls in (AE, VAE):
-    _cls.code, _cls.generate, _cls.reconstruct = _code, _generate, _reconstruct
+# ---- this run ------------------------------------------------------------------------------------------
+CONFIG = {config}
+SHAPE = {shape}  # (C, H, W) of one image
 
 
 def build() -> nn.Module:
     """The untrained network of this run."""
-    return BUILDERS[CONFIG["arch"]](SimpleNamespace(**CONFIG), tuple(SHAPE))
+    return build_model(SimpleNamespace(**CONFIG), tuple(SHAPE))
 
 
 def load(weights: str | Path | None = None, device: str = "cpu") -> nn.Module:
@@ -107,23 +76,32 @@ if __name__ == "__main__":
 '''
 
 
+def _body(module: ModuleType) -> str:
+    """A module's source without its docstring, `from __future__` line, package-relative imports and
+    type-checking-only imports: the part that runs the same when pasted into one standalone file."""
+    out, skipping = [], False
+    src = inspect.getsource(module)
+    doc_end = src.index('"""', 3) + 3 if src.startswith('"""') else 0
+    for line in src[doc_end:].splitlines():
+        if skipping and line.startswith(" "):
+            continue
+        skipping = line.startswith("if TYPE_CHECKING:")
+        if skipping or line.startswith(("from __future__", "from .")) or "TYPE_CHECKING" in line:
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n")
+
+
 def model_source(cfg: dict, shape: tuple[int, ...], run_id: str) -> str:
     """The standalone model file for a run."""
-    parts = []
-    for name in COPIED:
-        obj = getattr(models, name)
-        if isinstance(obj, int):
-            parts.append(f"{name} = {obj!r}")
-        else:
-            parts.append(inspect.getsource(obj).rstrip())
     kind = "VAE" if cfg.get("variational") else "autoencoder"
     rng = ("Tanh, images are mapped from [0, 1] to [-1, 1]" if cfg.get("output") == "tanh"
            else "sigmoid, images stay in [0, 1]")
     title = f"{cfg.get('name', 'model')}: {cfg.get('arch')} {kind}, latent size {cfg.get('latent_dim')}"
-    head = HEADER.format(title=title,
-                         run_id=run_id, shape_s=", ".join(map(str, shape)), latent_dim=cfg.get("latent_dim"),
-                         range_note=rng, config=_pyrepr(cfg), shape=tuple(shape))
-    return head + "\n\n" + "\n\n\n".join(parts) + "\n" + FOOTER
+    head = HEADER.format(title=title, run_id=run_id, shape_s=", ".join(map(str, shape)),
+                         latent_dim=cfg.get("latent_dim"), range_note=rng)
+    parts = [f"# ---- losses.py {'-' * 88}\n" + _body(losses), f"# ---- models.py {'-' * 88}\n" + _body(models)]
+    return head + "\n" + "\n\n\n".join(parts) + "\n" + FOOTER.format(config=_pyrepr(cfg), shape=tuple(shape))
 
 
 def _pyrepr(d: dict) -> str:
@@ -179,35 +157,3 @@ def export_dir(store: Store, run_id: str, out: str | Path) -> list[Path]:
         atomic_write(p, lambda f, d=data: f.write(d))
         paths.append(p)
     return paths
-
-
-# ---- CLI: python -m engine export RUN_ID --out DIR -----------------------------------------------------
-def _cmd(args) -> int:
-    import sys
-
-    store = Store(args.checkpoints)
-    try:
-        paths = export_dir(store, args.run_id, args.out)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for p in paths:
-        print(p)
-    return 0
-
-
-def _register_cli(sub) -> None:
-    s = sub.add_parser("export", help="write a run's weights, standalone model.py and config.json to a folder")
-    s.add_argument("run_id", help="the run id (see the Runs page, or `train --json`)")
-    s.add_argument("--out", required=True, help="output folder")
-    s.set_defaults(func=_cmd)
-
-
-def _install_cli() -> None:
-    from .cli import EXTRA_COMMANDS
-
-    if _register_cli not in EXTRA_COMMANDS:
-        EXTRA_COMMANDS.append(_register_cli)
-
-
-_install_cli()

@@ -28,7 +28,7 @@ def first_point(backend, cfg, timeout: float = 120.0) -> tuple[str, float]:
 
 
 def cancel_seconds(backend, job_id: str) -> float:
-    from .worker import alive
+    from ..jobs.worker import alive
 
     pid = backend.processes(job_id)
     t0 = time.perf_counter()
@@ -39,8 +39,8 @@ def cancel_seconds(backend, job_id: str) -> float:
 
 
 def main(repeats: int = 3) -> int:
-    from .embedded import EmbeddedBackend
-    from .presets import preset
+    from ..core.presets import preset
+    from ..jobs.embedded import EmbeddedBackend
 
     tmp = tempfile.mkdtemp(prefix="ae-lab-bench-jobs-")
     warm_b = cold_b = None

@@ -1,48 +1,18 @@
-"""Datasets as tensors. The default, `mnist`, works offline from the MNIST test set bundled in `data/mnist/`.
-
-A dataset is small enough to live on the training device whole, so batches are index slices, not a
-DataLoader. Images are float32 in [0, 1], shaped (N, C, H, W).
-"""
+"""MNIST, Fashion-MNIST and a tiny synthetic set. The default, `mnist`, works offline from the MNIST test
+set bundled in `data/mnist/` (MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0)."""
 
 from __future__ import annotations
 
 import gzip
-import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from .registry import ROOT, Dataset, DataUnavailable, add_variant, data_root, load, register
+
 BUNDLED_MNIST = ROOT / "data" / "mnist"
 HELDOUT = 1000  # the bundled set's fixed split: first 9,000 train, last 1,000 held out
-
-
-class DataUnavailable(RuntimeError):
-    """The dataset is not on this machine and cannot be fetched; the message says what to do."""
-
-
-@dataclass
-class Dataset:
-    name: str
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    note: str  # what is used and why, shown to the user
-    classes: list[str] = field(default_factory=lambda: [str(i) for i in range(10)])
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.train_x.shape[1:])
-
-
-def data_root() -> Path:
-    """Where full datasets are looked for and downloaded to (env AE_LAB_DATA, default `data/`)."""
-    return Path(os.environ.get("AE_LAB_DATA", ROOT / "data"))
 
 
 def _read_idx(path: Path) -> torch.Tensor:
@@ -80,16 +50,10 @@ def _images(u8: torch.Tensor) -> torch.Tensor:
     return (u8.float() / 255.0).unsqueeze(1)
 
 
-def variant(name: str) -> str:
-    """Which data a dataset name resolves to on this machine (cheap: looks at files only)."""
-    if "-without-" in name:  # anomaly sets inherit their base's resolution: mnist-without-2 -> mnist-full-without-2
-        base, _, digit = name.partition("-without-")
-        return f"{variant(base)}-without-{digit}"
-    if name in ("mnist", "fashion-mnist"):
-        folder = data_root() / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
-        if all(_find(folder, s) for s in IDX_FILES):  # the same test `_full` uses to load it
-            return f"{name}-full"
-    return name
+def full_variant(name: str) -> str:
+    """'<name>-full' when all four IDX files of the full set are on this machine (the test `_full` uses)."""
+    folder = data_root() / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    return f"{name}-full" if all(_find(folder, s) for s in IDX_FILES) else name
 
 
 def load_mnist() -> Dataset:
@@ -138,34 +102,6 @@ def load_synthetic(n: int = 600, seed: int = 0) -> Dataset:
                    f"Synthetic blobs ({n} images): a tiny offline stand-in for tests.")
 
 
-LOADERS: dict[str, Callable[[], Dataset]] = {
-    "mnist": load_mnist,
-    "fashion-mnist": load_fashion,
-    "synthetic": load_synthetic,
-}
-
-
-def register(name: str, loader: Callable[[], Dataset]) -> None:
-    """Add a dataset (e.g. generated physics data or a user's upload) under `name`."""
-    LOADERS[name] = loader
-    load.cache_clear()
-
-
-def load(name: str) -> Dataset:
-    """The dataset `name`, loaded once per process and data folder (a changed AE_LAB_DATA loads afresh)."""
-    return _load(name, str(data_root()))
-
-
-@lru_cache(maxsize=4)
-def _load(name: str, root: str) -> Dataset:
-    if name not in LOADERS:
-        raise DataUnavailable(f"unknown dataset '{name}'; choose one of: {', '.join(LOADERS)}")
-    return LOADERS[name]()
-
-
-load.cache_clear = _load.cache_clear  # type: ignore[attr-defined]  # callers clear it after adding data
-
-
 TV_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
 
@@ -189,40 +125,8 @@ def download(name: str) -> str:
     return f"{name} downloaded to {data_root() / TV_CLASSES[name] / 'raw'}"
 
 
-# ---- datasets defined in other modules ---------------------------------------------------------
-# Generated Ising configurations (engine/ising.py) and uploads (engine/uploads.py) are named
-# "ising", "ising-<hash>" and "upload-<hash>". They resolve lazily, in any process (a worker
-# validating a RunConfig too), from the files those modules keep under data_root().
-def _resolve_extra(name: str) -> Callable[[], Dataset] | None:
-    if name == "ising" or name.startswith("ising-"):
-        from .ising import resolve
-    elif name.startswith("upload-"):
-        from .uploads import resolve
-    elif "-without-" in name:  # a dataset minus one training class (anomaly detection, engine/applications.py)
-        from .applications import resolve
-    else:
-        return None
-    return resolve(name)
-
-
-class _Loaders(dict):
-    """LOADERS, plus names that `_resolve_extra` finds on disk (registered on first look-up)."""
-
-    def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or (isinstance(name, str) and self._extra(name) is not None)
-
-    def __missing__(self, name: str) -> Callable[[], Dataset]:
-        loader = self._extra(name)
-        if loader is None:
-            raise KeyError(name)
-        return loader
-
-    def _extra(self, name: str) -> Callable[[], Dataset] | None:
-        loader = _resolve_extra(name)
-        if loader is not None:
-            dict.__setitem__(self, name, loader)
-        return loader
-
-
-LOADERS = _Loaders(LOADERS)
-LOADERS["ising"] = lambda: _resolve_extra("ising")()  # listed among the datasets; imports engine.ising when used
+register("mnist", load_mnist)
+register("fashion-mnist", load_fashion)
+register("synthetic", load_synthetic)
+add_variant("mnist", full_variant)
+add_variant("fashion-mnist", full_variant)

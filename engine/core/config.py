@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..data import LOADERS, variant
+
 Arch = Literal["mlp", "cnn"]
 Recon = Literal["mse", "bce"]
 Reduction = Literal["sum", "mean"]
@@ -26,7 +28,7 @@ class ConfigError(ValueError):
 
 
 class RunConfig(BaseModel):
-    """One training run. Presets in `engine.presets` fill it with the lecture's exact settings."""
+    """One training run. Presets in `engine.core.presets` fill it with the lecture's exact settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,8 +73,6 @@ class RunConfig(BaseModel):
     # ---- identity -------------------------------------------------------------------------
     def identity(self) -> dict:
         """The fields that determine the result (not device, label or epoch count)."""
-        from .data import variant
-
         d = {k: v for k, v in self.model_dump(mode="json").items() if k not in NOT_IDENTITY}
         resolved = variant(self.dataset)
         if resolved != self.dataset:  # e.g. the full MNIST instead of the bundled test set
@@ -97,8 +97,6 @@ def _digest(obj: dict) -> str:
 
 
 def _problems(c: RunConfig):
-    from .data import LOADERS
-
     if c.dataset not in LOADERS:
         yield f"unknown dataset '{c.dataset}'; choose one of: {', '.join(LOADERS)}"
     if not (c.beta >= 0):
