@@ -47,6 +47,14 @@ class JobInfo:
     def done(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def progress(self) -> float:
+        """Fraction done in [0, 1]: optimizer steps when known, else epochs; 1 for a completed job."""
+        if self.status == COMPLETED:
+            return 1.0
+        frac = self.step / self.steps_total if self.steps_total else (self.epoch / self.epochs if self.epochs else 0.0)
+        return min(max(frac, 0.0), 1.0)
+
     def to_json(self) -> dict:
         return asdict(self)
 
