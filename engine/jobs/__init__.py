@@ -1,12 +1,17 @@
 """Background jobs: the backend contract (`base`), the embedded backend (worker processes on this machine,
 the default), the Ray cluster backend, and classroom mode (isolation and quotas over either).
-Every backend runs the one training function, `engine.core.trainer.train`."""
+Every backend runs the one training function, `engine.core.trainer.train`, and folds its report events
+with the one reducer, `engine.jobs.progress.Progress`.
+
+Importing this package loads neither torch nor a backend: the embedded backend's supervisor
+(`python -m engine.jobs.pool`) stays light."""
 
 from __future__ import annotations
 
 import os
 
 from .base import (
+    ACTIVE,
     CANCELLED,
     COMPLETED,
     FAILED,
@@ -22,8 +27,8 @@ from .base import (
     check_steer,
 )
 
-__all__ = ["CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "RESUMABLE", "RUNNING", "STATUSES",
-           "Backend", "JobError", "JobInfo", "check_steer", "get_backend"]
+__all__ = ["ACTIVE", "CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "RESUMABLE", "RUNNING",
+           "STATUSES", "Backend", "JobError", "JobInfo", "check_steer", "get_backend"]
 
 
 def get_backend(name: str | None = None, **kwargs) -> Backend:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from ..core.config import RunConfig
+from .status import ACTIVE, CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, QUEUED, RESUMABLE, RUNNING, STATUSES
 
-QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = (
-    "queued", "running", "completed", "failed", "cancelled", "interrupted")
-STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)
-FINISHED = (COMPLETED, FAILED, CANCELLED, INTERRUPTED)
-RESUMABLE = (FAILED, CANCELLED, INTERRUPTED)
+if TYPE_CHECKING:  # annotations only: importing this module (e.g. from the supervisor) must not load torch
+    from ..core.config import RunConfig
+
+__all__ = ["ACTIVE", "CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "RESUMABLE", "RUNNING",
+           "STATUSES", "Backend", "JobError", "JobInfo", "check_steer"]
 
 
 class JobError(RuntimeError):

@@ -22,13 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..core.config import ConfigError, RunConfig, explain
 from ..core.store import Store, read_json, write_json
-from .base import QUEUED, RUNNING, Backend, JobError, JobInfo
+from .base import Backend, JobError, JobInfo
+from .status import ACTIVE
 
 STUDENT, INSTRUCTOR = "student", "instructor"
 ROLES = (STUDENT, INSTRUCTOR)
 ENV_INSTRUCTORS = "AE_LAB_INSTRUCTORS"  # comma-separated user names (OIDC e-mails) with the instructor role
 POLICY_FILE = "classroom.json"
-ACTIVE = (QUEUED, RUNNING)
 
 
 class QuotaError(JobError):
