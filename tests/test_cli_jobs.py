@@ -15,7 +15,7 @@ import pytest
 from engine.cli import main
 from engine.jobs import CANCELLED, COMPLETED, QUEUED, RUNNING
 from engine.jobs.embedded import EmbeddedBackend
-from engine.jobs.worker import alive
+from engine.jobs.procs import alive
 
 PROJECT = Path(__file__).resolve().parent.parent
 TINY = ["--preset", "seed-vae", "--dataset", "synthetic", "--batch-size", "32", "--latent-dim", "4"]

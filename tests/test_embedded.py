@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from engine.core.store import Store
 from engine.core.trainer import train
 from engine.jobs import CANCELLED, COMPLETED, FAILED, INTERRUPTED, QUEUED, RUNNING, JobError
 from engine.jobs.embedded import EmbeddedBackend
-from engine.jobs.worker import alive
+from engine.jobs.procs import alive
+from engine.jobs.progress import Progress
 
 
 def tiny(seed: int, epochs: int = 3, batch_size: int = 32, **kw):
@@ -46,7 +49,7 @@ def root(tmp_path_factory):
     yield path
     b = EmbeddedBackend(path)
     pool = b.supervisor()
-    spare = b.db.get("spare")
+    spare = b.db.spare()
     b.shutdown()
     if pool:
         wait_for(lambda: not alive(pool), timeout=20)
@@ -57,6 +60,40 @@ def root(tmp_path_factory):
 @pytest.fixture
 def backend(root):
     return EmbeddedBackend(root, max_jobs=1)
+
+
+def test_the_supervisor_never_imports_torch():
+    """The pool runs as `python -m engine.jobs.pool`: the package and its modules load only stdlib + diskcache."""
+    code = "import sys, engine.jobs.pool; print([m for m in ('torch', 'numpy', 'pydantic') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_progress_folds_the_trainers_reports_into_its_own_history(store):
+    """The one reducer (used by the job process and the Ray hub) ends with the history the trainer stored,
+    steering and resume events included, plus a start event per attempt."""
+    calls = []
+
+    def controls():
+        calls.append(1)
+        return {"beta": 0.5} if len(calls) > 5 else {}
+
+    cfg = tiny(30, epochs=3)
+    first = Progress(1)
+    train(cfg, first.feed, lambda: first.step >= 20, store=store, controls=controls)  # stopped in epoch 2
+    hist = store.history(cfg.run_id())  # as of the checkpoint of epoch 1
+    assert [e["kind"] for e in first.events] == ["start", "beta"] and first.events[1] == hist["events"][0]
+    assert first.steps[:16] == hist["steps"] and first.epochs == hist["epochs"] and first.step == 20
+
+    second = Progress(2, before=lambda: store.history(cfg.run_id()))  # resumes from that checkpoint
+    train(cfg, second.feed, store=store)
+    hist = store.history(cfg.run_id())
+    assert [e["kind"] for e in second.events] == ["beta", "start", "resume"]
+    assert [e for e in second.events if e["kind"] != "start"] == hist["events"]
+    assert second.steps == hist["steps"] and second.epochs == hist["epochs"]
+    assert second.events[1]["resumed_from"] == cfg.run_id() and second.info["steps_per_epoch"] == 16
+    assert (second.step, second.steps_total, second.epoch) == (48, 48, 3)
 
 
 def test_submit_runs_to_completion_with_metrics_on_disk(backend, root):
@@ -84,12 +121,12 @@ def test_complete_config_is_a_cache_hit_without_a_process(backend, root):
     job = backend.submit(cfg)
     first = backend.wait(job, timeout=120)
     assert first.status == COMPLETED
-    starts = (backend.db.get("warm_starts", 0), backend.db.get("cold_starts", 0))
+    starts = backend.db.starts()
 
     again = EmbeddedBackend(root).submit(cfg)  # e.g. another student, another process
     info = backend.status(again)
     assert again == job and info.status == COMPLETED and info.started == first.started
-    assert (backend.db.get("warm_starts", 0), backend.db.get("cold_starts", 0)) == starts
+    assert backend.db.starts() == starts
 
     # a run trained outside the backend (CLI `train`) finishes at once, marked cached, no process started
     cfg2 = tiny(3, epochs=1)
@@ -97,7 +134,7 @@ def test_complete_config_is_a_cache_hit_without_a_process(backend, root):
     job2 = backend.submit(cfg2)
     info2 = backend.status(job2)
     assert info2.status == COMPLETED and info2.cached and info2.epoch == 1 and "cache" in info2.message
-    assert (backend.db.get("warm_starts", 0), backend.db.get("cold_starts", 0)) == starts
+    assert backend.db.starts() == starts
     assert len(backend.metrics(job2)["steps"]) == 16
 
     backend.delete(job2)

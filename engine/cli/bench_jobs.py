@@ -1,6 +1,6 @@
 """Benchmark of the embedded backend: submit → first metrics point for the lecture's seed VAE on MNIST.
 
-`python -m engine bench-jobs` (or `python -m engine.bench_jobs`). Real processes, a throw-away
+`python -m engine bench-jobs` (or `python -m engine.cli.bench_jobs`). Real processes, a throw-away
 checkpoint folder. Prints, for a warm worker (the normal case: the supervisor keeps one preloaded) and a
 cold start (a fresh Python importing torch), the seconds from `submit()` returning control to the first
 step point being readable through `metrics()`, and how long `cancel()` takes until the worker is gone.
@@ -28,7 +28,7 @@ def first_point(backend, cfg, timeout: float = 120.0) -> tuple[str, float]:
 
 
 def cancel_seconds(backend, job_id: str) -> float:
-    from ..jobs.worker import alive
+    from ..jobs.procs import alive
 
     pid = backend.processes(job_id)
     t0 = time.perf_counter()

@@ -1,11 +1,11 @@
 """The embedded backend (the default): jobs run in worker processes on this machine; no service needed.
 
-All state is on disk under <checkpoints>/jobs/ (see `engine.jobs.worker.JobDB`), so the Streamlit server, the
+All state is on disk under <checkpoints>/jobs/ (see `engine.jobs.jobdb.JobDB`), so the Streamlit server, the
 CLI and a restarted server (a new EmbeddedBackend) see the same jobs. Processes:
 
-- each job runs `engine.core.trainer.train` in its own fresh process (never forked from the app: no CUDA
-  state is inherited), so a crash or an out-of-memory error never takes the app down;
-- a small supervisor (`engine.jobs.worker.Pool`, started on demand, in its own session so it outlives a CLI
+- each job runs `engine.core.trainer.train` in its own fresh process (`engine.jobs.child`; never forked from
+  the app: no CUDA state is inherited), so a crash or an out-of-memory error never takes the app down;
+- a small supervisor (`engine.jobs.pool`, started on demand, in its own session so it outlives a CLI
   `submit`) starts queued jobs FIFO up to the concurrency limit, keeps one warm process (torch and
   MNIST loaded) for a fast start, reaps workers and records how they died;
 - nothing relies on that supervisor: every call here reconciles the table (a running job whose process
@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import fields
@@ -29,20 +28,14 @@ from pathlib import Path
 
 from ..core.config import RunConfig
 from ..core.store import Store
-from .base import CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING, Backend, JobError, JobInfo, check_steer
-from .worker import (
-    CANCEL_GRACE_S,
-    PROJECT,
-    WORKER,
-    JobDB,
-    alive,
-    dead_worker_message,
-    describe_exit,
-    forced_cancel_message,
-)
+from .base import Backend, JobError, JobInfo, check_steer
+from .jobdb import JobDB, forced_cancel_message
+from .pool import PROJECT, command
+from .procs import CANCEL_GRACE_S, alive, kill
+from .progress import metrics_view
+from .status import ACTIVE, CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING
 
 INFO_FIELDS = {f.name for f in fields(JobInfo)}
-ACTIVE_STATUSES = (QUEUED, RUNNING)
 
 
 def _env_int(name: str) -> int | None:
@@ -72,18 +65,18 @@ class EmbeddedBackend(Backend):
             raise JobError(f"the concurrency limit must be at least 1, got {max_jobs}")
         given = {k: v for k, v in {"max_jobs": max_jobs, "warm": warm, "idle_s": idle_s}.items() if v is not None}
         if given:  # the supervisor (possibly started by another process) reads these
-            with self.db.transact():
-                self.db.cache.set("settings", {**self.db.settings(), **given})
+            self.db.update_settings(given)
 
     # ---- the contract ----------------------------------------------------------------------------
     def submit(self, cfg: RunConfig, owner: str | None = None) -> str:
         if not isinstance(cfg, RunConfig):
-            raise JobError("submit() needs a RunConfig (see engine.core.presets.preset or engine.core.config.make_config)")
+            raise JobError("submit() needs a RunConfig "
+                           "(see engine.core.presets.preset or engine.core.config.make_config)")
         job_id = cfg.run_id()
         complete = self.store.is_complete(job_id)
         with self.db.transact():
             rec = self.db.job(job_id)
-            if rec is not None and (rec["status"] in ACTIVE_STATUSES or (rec["status"] == COMPLETED and complete)):
+            if rec is not None and (rec["status"] in ACTIVE or (rec["status"] == COMPLETED and complete)):
                 self._add_owner(rec, owner)  # attach
                 self.db.put(rec)
                 return job_id
@@ -98,7 +91,7 @@ class EmbeddedBackend(Backend):
                                 message="already trained — loaded from cache", started=now, finished=now,
                                 owners=list((rec or {}).get("owners", [])))
                 self.db.put(rec)
-                self._register(job_id, rec["created"])
+                self.db.register(job_id, rec["created"])
                 return job_id
             rec = rec or self._new(job_id, cfg, owner)
             self._add_owner(rec, owner)
@@ -112,7 +105,7 @@ class EmbeddedBackend(Backend):
 
     def jobs(self, owner: str | None = None) -> list[JobInfo]:
         self._reconcile()
-        recs = [self.db.job(j) for j in (self.db.get("ids") or {})]
+        recs = [self.db.job(j) for j in self.db.ids()]
         recs = [r for r in recs if r is not None and (owner is None or owner in r.get("owners", []))]
         return [self._info(r) for r in sorted(recs, key=lambda r: r.get("created", 0), reverse=True)]
 
@@ -121,18 +114,12 @@ class EmbeddedBackend(Backend):
         Cheap: reads a small index and only the batches of step points newer than `since_step`.
         `attempt` grows on every (re)start; a poller seeing it change should fetch again from step 0."""
         rec = self._rec(job_id)
-        idx = self.db.get(f"idx:{job_id}")
-        if idx is None:  # finished from the cache (or not started yet): the run's stored history
-            h = self.store.history(job_id)
-            return {"steps": [s for s in h["steps"] if s["step"] > since_step], "epochs": h["epochs"],
-                    "events": h["events"], "attempt": rec.get("attempt", 0), "info": rec.get("info", {})}
-        steps = []
-        for k, (_, last) in enumerate(idx["batches"]):
-            if last > since_step:
-                batch = self.db.get(f"pts:{job_id}:{idx['attempt']}:{k}") or []
-                steps.extend(p for p in batch if p["step"] > since_step)
-        return {"steps": steps, "epochs": self.db.get(f"ep:{job_id}") or [],
-                "events": self.db.get(f"ev:{job_id}") or [], "attempt": idx["attempt"], "info": rec.get("info", {})}
+        live = self.db.points(job_id, since_step)
+        if live is None:  # finished from the cache (or not started yet): the run's stored history
+            return metrics_view(self.store.history(job_id), since_step, rec.get("attempt", 0), rec.get("info"))
+        attempt, steps = live
+        return {"steps": steps, "epochs": self.db.epochs(job_id), "events": self.db.events(job_id),
+                "attempt": attempt, "info": rec.get("info", {})}
 
     def snapshot(self, job_id: str, epoch: int | None = None) -> dict | None:
         self._rec(job_id)
@@ -141,36 +128,44 @@ class EmbeddedBackend(Backend):
     def cancel(self, job_id: str, wait: bool = True) -> None:
         """Stop at the next step (the last epoch checkpoint is kept). With `wait`, return once the process is
         gone: after CANCEL_GRACE_S a worker that has not stopped is killed."""
-        rec = self._rec(job_id)
-        if rec["status"] == QUEUED:
-            with self.db.transact():
-                rec = self._rec(job_id)
-                if rec["status"] == QUEUED:
-                    rec.update(status=CANCELLED, message="cancelled before it started", finished=time.time())
-                    self.db.put(rec)
-                    self.db.cache.set("active", [j for j in self.db.active() if j != job_id])
-                    return
-        if rec["status"] != RUNNING:
+        if self._cancel_queued(job_id) or self._rec(job_id)["status"] != RUNNING:
             return
-        self.db.cache.set(f"cancel:{job_id}", time.time())
+        self.db.ask_cancel(job_id)
         self.db.wake()
-        if not wait:
-            return
+        if wait and not self._stopped_within(job_id, CANCEL_GRACE_S):
+            self._force_cancel(job_id)
+
+    def _cancel_queued(self, job_id: str) -> bool:
+        """Cancel a job that has not started yet; False if it has (or is not active)."""
+        if self._rec(job_id)["status"] != QUEUED:
+            return False
+        with self.db.transact():
+            rec = self._rec(job_id)
+            if rec["status"] != QUEUED:
+                return False
+            rec.update(status=CANCELLED, message="cancelled before it started", finished=time.time())
+            self.db.put(rec)
+            self.db.remove_active(job_id)
+        return True
+
+    def _stopped_within(self, job_id: str, seconds: float) -> bool:
+        """Wait up to `seconds` for the job to leave `running` with its process gone."""
         t0 = time.monotonic()
-        while time.monotonic() - t0 < CANCEL_GRACE_S:
+        while time.monotonic() - t0 < seconds:
             rec = self._rec(job_id)
             if rec["status"] != RUNNING and not alive(rec.get("pid"), rec.get("pid_start")):
-                return
+                return True
             time.sleep(0.01)
+        return False
+
+    def _force_cancel(self, job_id: str) -> None:
+        """Kill a worker that did not stop in time and record the cancel."""
         rec = self._rec(job_id)
         if rec["status"] == RUNNING and rec.get("pid") is None:  # its process has not picked it up yet
             self.db.finish(job_id, rec.get("attempt"), CANCELLED, "cancelled before it started")
             return
-        if alive(rec.get("pid"), rec.get("pid_start")):  # did not stop in time
-            try:
-                os.kill(rec["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if alive(rec.get("pid"), rec.get("pid_start")):
+            kill(rec["pid"])
         t1 = time.monotonic()
         while time.monotonic() - t1 < 3.0 and (self._rec(job_id)["status"] == RUNNING
                                                or alive(rec.get("pid"), rec.get("pid_start"))):
@@ -192,31 +187,22 @@ class EmbeddedBackend(Backend):
     def steer(self, job_id: str, beta: float | None = None, lr: float | None = None) -> None:
         rec = self._rec(job_id)
         check_steer(job_id, rec["config"], beta, lr)
-        if rec["status"] not in (QUEUED, RUNNING):
+        if rec["status"] not in ACTIVE:
             raise JobError(f"job {job_id} is {rec['status']}: only a queued or running job can be steered")
         with self.db.transact():
-            ctl = dict(self.db.get(f"ctl:{job_id}") or {})
+            ctl = self.db.controls(job_id)
             ctl.update({k: float(v) for k, v in (("beta", beta), ("lr", lr)) if v is not None})
-            self.db.cache.set(f"ctl:{job_id}", ctl)
+            self.db.set_controls(job_id, ctl)
             rec = self._rec(job_id)
             rec["controls"] = ctl
             self.db.put(rec)
 
     def delete(self, job_id: str) -> None:
         rec = self._rec(job_id)
-        if rec["status"] in ACTIVE_STATUSES:
+        if rec["status"] in ACTIVE:
             self.cancel(job_id)
         with self.db.transact():
-            idx = self.db.get(f"idx:{job_id}")
-            if idx:
-                for k in range(len(idx["batches"])):
-                    self.db.cache.delete(f"pts:{job_id}:{idx['attempt']}:{k}")
-            for key in ("job", "idx", "ep", "ev", "cancel", "ctl"):
-                self.db.cache.delete(f"{key}:{job_id}")
-            ids = dict(self.db.get("ids") or {})
-            ids.pop(job_id, None)
-            self.db.cache.set("ids", ids)
-            self.db.cache.set("active", [j for j in self.db.active() if j != job_id])
+            self.db.forget(job_id)
         self.store.delete(job_id)
 
     # ---- extras --------------------------------------------------------------------------------------
@@ -224,14 +210,14 @@ class EmbeddedBackend(Backend):
         """Start the supervisor and its warm process now (or keep them from idling out: cheap when they run),
         so the next submit starts in a fraction of a second. Pages can call it on every render.
         With `wait`, block until the warm process has loaded (True) or `timeout` passes (False)."""
-        self.db.cache.set("touch", time.time())
+        self.db.touch()
         self._start_pool()
         if not wait:
             return True
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            spare = self.db.get("spare")
-            if spare and self.db.get("ready") == spare and alive(spare):
+            spare = self.db.spare()
+            if spare and self.db.ready() == spare and alive(spare):
                 return True
             time.sleep(0.05)
         return False
@@ -243,8 +229,8 @@ class EmbeddedBackend(Backend):
 
     def supervisor(self) -> int | None:
         """The supervisor's pid if it is running."""
-        p = self.db.get("pool")
-        return p["pid"] if p and alive(p["pid"], p.get("start")) else None
+        p = self._live_pool()
+        return p["pid"] if p else None
 
     def shutdown(self, cancel: bool = True, timeout: float = 10.0) -> None:
         """Cancel this folder's active jobs (if `cancel`) and stop the supervisor and its warm process."""
@@ -254,18 +240,15 @@ class EmbeddedBackend(Backend):
                     self.cancel(job_id)
                 except JobError:
                     pass
-        p = self.db.get("pool")
-        if not p or not alive(p["pid"], p.get("start")):
+        p = self._live_pool()
+        if not p:
             return
-        try:
-            os.kill(p["pid"], signal.SIGTERM)
-        except ProcessLookupError:
-            return
+        kill(p["pid"], signal.SIGTERM)
         t0 = time.monotonic()
         while alive(p["pid"], p.get("start")) and time.monotonic() - t0 < timeout:
             time.sleep(0.02)
         if alive(p["pid"], p.get("start")):
-            os.kill(p["pid"], signal.SIGKILL)
+            kill(p["pid"])
 
     # ---- internals -----------------------------------------------------------------------------------
     def _rec(self, job_id: str) -> dict:
@@ -291,42 +274,33 @@ class EmbeddedBackend(Backend):
         self._add_owner(rec, owner)
         return rec
 
-    def _register(self, job_id: str, created: float) -> None:
-        ids = dict(self.db.get("ids") or {})
-        if job_id not in ids:
-            ids[job_id] = created
-            self.db.cache.set("ids", ids)
-
     def _queue(self, rec: dict) -> None:
         """(Re)queue a job; call inside a transaction. A new attempt starts from the last epoch checkpoint."""
         job_id = rec["job_id"]
         rec.update(status=QUEUED, attempt=rec.get("attempt", 0) + 1, message="", cached=False, started=None,
                    finished=None, eta_s=None, pid=None, pid_start=None, pool=None, controls={},
                    queued=time.time())
-        self.db.cache.delete(f"cancel:{job_id}")
-        self.db.cache.delete(f"ctl:{job_id}")
+        self.db.clear_requests(job_id)
         self.db.put(rec)
-        self._register(job_id, rec["created"])
-        active = self.db.active()
-        if job_id not in active:
-            self.db.cache.set("active", active + [job_id])
+        self.db.register(job_id, rec["created"])
+        self.db.add_active(job_id)
 
     def _after_queue(self) -> None:
         self.db.wake()
-        if not self._pool_alive():
-            self._start_pool()
+        self._start_pool()
 
-    def _pool_alive(self) -> bool:
-        p = self.db.get("pool")
-        return bool(p and alive(p["pid"], p.get("start")))
+    def _live_pool(self) -> dict | None:
+        """The supervisor's entry if that process is running."""
+        p = self.db.pool()
+        return p if p and alive(p["pid"], p.get("start")) else None
 
     def _start_pool(self) -> None:
         """Start the supervisor unless it runs (or was started a moment ago and is still coming up)."""
-        if self._pool_alive() or not self.db.cache.add("pool_launch", time.time(), expire=3):
+        if self._live_pool() or not self.db.claim_pool_launch():
             return
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
         with open(self.db.log_path, "ab") as log:
-            proc = subprocess.Popen([sys.executable, str(WORKER), "pool", str(self.root)], cwd=str(PROJECT), env=env,
+            proc = subprocess.Popen(command("pool", self.root), cwd=str(PROJECT), env=env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
                                     start_new_session=True)
         # Reap it when it exits (a long-lived app would otherwise collect zombies); daemon: never blocks exit.
@@ -338,22 +312,23 @@ class EmbeddedBackend(Backend):
         active = self.db.active()
         if not active:
             return
-        pool = self.db.get("pool")
-        pool_ok = bool(pool and alive(pool["pid"], pool.get("start")))
+        pool = self._live_pool()
         queued = False
         for job_id in active:
             rec = self.db.job(job_id)
             if rec is None:
                 continue
-            if rec["status"] == QUEUED:
-                queued = True
-            elif rec["status"] == RUNNING:
-                if pool_ok and rec.get("pool") == pool.get("ident"):
-                    continue
-                if rec.get("pid") is None and time.time() - (rec.get("started") or 0) < 5:
-                    continue  # being handed to its process right now
-                if not alive(rec.get("pid"), rec.get("pid_start")):
-                    status, msg = dead_worker_message(self.db, job_id, rec, describe_exit(None, self.db.log_path))
-                    self.db.finish(job_id, rec.get("attempt"), status, msg)
-        if queued and not pool_ok:
+            queued = queued or rec["status"] == QUEUED
+            if rec["status"] == RUNNING and self._lost(rec, pool):
+                self.db.fail_lost(job_id, rec)
+        if queued and pool is None:
             self._start_pool()
+
+    @staticmethod
+    def _lost(rec: dict, pool: dict | None) -> bool:
+        """Is this running job's process gone (and no live supervisor of its own to say so)?"""
+        if pool and rec.get("pool") == pool.get("ident"):
+            return False
+        if rec.get("pid") is None and time.time() - (rec.get("started") or 0) < 5:
+            return False  # being handed to its process right now
+        return not alive(rec.get("pid"), rec.get("pid_start"))

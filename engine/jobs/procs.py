@@ -1,0 +1,91 @@
+"""The process table of the embedded backend: which processes are alive, on which boot, with how many GPUs,
+and why one ended. Standard library only (the supervisor imports it without loading torch)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # a job stopped by one of these is `interrupted`
+CANCEL_GRACE_S = 1.0  # a cancelled job that has not stopped after this long is killed
+
+
+def start_time(pid: int | None) -> int | None:
+    """The kernel start time of a live process (None if gone or a zombie): with the pid, a unique identity."""
+    if not pid:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc (not Linux): fall back to "does the pid exist"
+        return _exists(pid)
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie has exited; only its exit status is left
+        return None
+    return int(fields[19])
+
+
+def _exists(pid: int) -> int | None:
+    """0 if `pid` exists (start time unknown), else None."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return 0
+
+
+def alive(pid: int | None, start: int | None = None) -> bool:
+    """Is `pid` running (and, if `start` is given, still the same process, not a reused pid)?"""
+    st = start_time(pid)
+    return st is not None and (start is None or st == start or st == 0)
+
+
+def boot_id() -> str:
+    """This boot of the machine: a job recorded under another boot id was interrupted by a restart."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def gpu_count() -> int:
+    """GPUs visible to jobs, without initialising CUDA (or importing torch) in this process."""
+    vis = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if vis is not None:
+        ids = [v for v in vis.split(",") if v.strip() and not v.strip().startswith("-")]
+        return len(ids)
+    d = Path("/proc/driver/nvidia/gpus")
+    return len(list(d.iterdir())) if d.exists() else 0
+
+
+def default_max_jobs() -> int:
+    """One job per GPU, one on a CPU-only machine."""
+    return max(1, gpu_count())
+
+
+def kill(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to `pid` unless it is already gone."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def describe_exit(code: int | None, log: Path) -> str:
+    """Why a worker ended, for a student: the signal that killed it or its exit code."""
+    if code is None:
+        return "the worker process disappeared (its exit status is unknown)"
+    if code >= 0:
+        return f"the worker crashed (exit code {code}); details in {log}"
+    sig = -code
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = "unknown signal"
+    if sig == signal.SIGKILL:
+        return f"the worker was killed (signal {sig}, {name}: out of memory, or kill -9)"
+    return f"the worker was killed (signal {sig}, {name})"
