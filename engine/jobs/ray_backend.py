@@ -1,13 +1,14 @@
 """The Ray cluster backend: each job is a Ray task running `engine.core.trainer.train` on some node.
 
 Pieces:
-- `Hub`: one named, detached async actor per checkpoint storage. It owns the jobs: launches their tasks,
-  keeps their state and live progress (workers push step/epoch events and snapshots to it, so the app never
-  polls a worker's disk), relays cancel/steer requests, and watches each task's result. Every app process
-  (every Streamlit server, the CLI, a load script) talks to the same hub by name, so they share one view.
-- `_run`: the task. Runs train(cfg, report, should_stop, controls=...) with the checkpoint store rooted at a
-  directory every node can reach (atomic writes already). A small thread polls the hub for stop/β/lr.
-- `RayBackend`: the `engine.jobs.Backend` the app uses; connects to a cluster by address
+- `engine.jobs.ray_hub.Hub`: one named, detached async actor per checkpoint storage. It owns the jobs: launches
+  their tasks, keeps their state and live progress (workers push the trainer's report events and snapshots to
+  it, so the app never polls a worker's disk), relays cancel/steer requests, and watches each task's result.
+  Every app process (every Streamlit server, the CLI, a load script) talks to the same hub by name.
+- `engine.jobs.ray_task.run_job`: the task. Runs train(cfg, report, should_stop, controls=...) with the
+  checkpoint store rooted at a directory every node can reach (atomic writes already). A small thread polls
+  the hub for stop/β/lr.
+- `RayBackend` (here): the `engine.jobs.Backend` the app uses; connects to a cluster by address
   ($AE_LAB_RAY_ADDRESS) or starts a local one for a demo.
 
 Failure handling: tasks are never retried by Ray (max_retries=0); a worker or node that dies makes the
@@ -18,8 +19,6 @@ checkpoint store: a run whose metadata still says "running" shows as `interrupte
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import os
 import threading
 import time
@@ -29,370 +28,19 @@ import ray
 
 from ..core.config import RunConfig
 from ..core.store import Store, default_root
-from .base import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    FINISHED,
-    INTERRUPTED,
-    QUEUED,
-    RESUMABLE,
-    RUNNING,
-    Backend,
-    JobError,
-    JobInfo,
-    check_steer,
-)
+from .base import Backend, JobError, JobInfo, check_steer
+from .progress import metrics_view
+from .ray_hub import Hub, hub_name
+from .ray_task import NAMESPACE
+from .status import ACTIVE, CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED, RESUMABLE
 
-NAMESPACE = "ae_lab"
+__all__ = ["NAMESPACE", "RayBackend", "connect", "hub_name"]
+
 ENV_ADDRESS = "AE_LAB_RAY_ADDRESS"  # e.g. "ray://head:10001" or "head:6379"; unset: start a local cluster
 ENV_GPUS = "AE_LAB_RAY_GPUS"  # GPU fraction per job, e.g. 0.25 (default: 0.25 when the cluster has GPUs, else 0)
 ENV_CPUS = "AE_LAB_RAY_CPUS"  # CPUs per job (default 1)
 ENV_CANCEL_TIMEOUT = "AE_LAB_RAY_CANCEL_TIMEOUT"  # seconds to wait for a cooperative stop before force (default 15)
-SNAPSHOTS_KEPT = 8  # per running job, in the hub's memory; older epochs are read from the checkpoint store
-METRICS_KEPT = 200  # finished jobs whose step metrics stay in the hub; older ones are read from the store
 FORWARD_ENV = ("AE_LAB_DATA",)  # environment the workers need to see like the app does
-
-
-def hub_name(root: str | Path) -> str:
-    """One hub per checkpoint storage: two classes on one cluster with different storage never mix."""
-    return "ae-lab-hub-" + hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:10]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The task that trains one job on a worker
-# ---------------------------------------------------------------------------------------------------------
-
-
-class _Controls:
-    """Worker side of cancel/steer: a daemon thread polls the hub, so the training loop only reads locals."""
-
-    def __init__(self, hub, job_id: str, attempt: int, every: float = 0.3):
-        self.hub, self.job_id, self.attempt, self.every = hub, job_id, attempt, every
-        self.stop, self.values, self.hub_lost = False, {}, False
-        self._quit = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._quit.is_set():
-            try:
-                c = ray.get(self.hub.controls.remote(self.job_id, self.attempt), timeout=10)
-                self.stop, self.values = bool(c.get("stop")), c
-            except ray.exceptions.RayActorError:  # the hub is gone: nobody can see or stop this job
-                self.stop = self.hub_lost = True  # stop cleanly; the run shows as interrupted, resumable
-            except Exception:  # noqa: BLE001 - a slow hub must not kill training; try again
-                pass
-            self._quit.wait(self.every)
-
-    def should_stop(self) -> bool:
-        return self.stop
-
-    def controls(self) -> dict:
-        return {k: self.values.get(k) for k in ("beta", "lr")}
-
-    def close(self) -> None:
-        self._quit.set()
-
-
-@ray.remote(max_retries=0)
-def _run(cfg_json: dict, root: str, hub: str, job_id: str, attempt: int, threads: int) -> dict:
-    import torch
-
-    from ..core.trainer import train
-
-    handle = ray.get_actor(hub, namespace=NAMESPACE)
-    ctx = ray.get_runtime_context()
-    resources = {k: v for k, v in ctx.get_assigned_resources().items() if not k.startswith("node:")}
-    cuda = torch.cuda.is_available()
-    handle.started.remote(job_id, attempt, {"pid": os.getpid(), "node": ctx.get_node_id(), "resources": resources,
-                                           "cuda": cuda, "host": os.uname().nodename})
-    torch.set_num_threads(max(1, threads))
-    cfg = RunConfig(**cfg_json)
-    if cfg.device == "auto" and not cuda:
-        cfg = cfg.model_copy(update={"device": "cpu"})  # a logical GPU share without CUDA (tests, CPU nodes)
-    ctl = _Controls(handle, job_id, attempt)
-    last = []
-
-    def report(event: dict) -> None:
-        if event.get("type") != "done":
-            last[:] = [handle.push.remote(job_id, attempt, event)]
-
-    store = Store(root)
-    try:
-        result = train(cfg, report, ctl.should_stop, store=store, controls=ctl.controls)
-        if ctl.hub_lost and result.status == "stopped":  # nobody stopped it: not a cancel, an interruption
-            store.set_meta(job_id, status="interrupted",
-                           message=f"the cluster's job table was lost; resume continues from epoch {result.epochs}")
-            return result.to_json()
-        if last:
-            ray.get(last[0], timeout=30)  # every event is in the hub before the job is marked finished
-    finally:
-        ctl.close()
-    return result.to_json()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The hub: job table, live progress, controls
-# ---------------------------------------------------------------------------------------------------------
-
-
-@ray.remote(num_cpus=0)
-class Hub:
-    """Owns the jobs of one checkpoint storage. All methods are cheap and never touch the disk."""
-
-    def __init__(self, root: str, name: str):
-        self.root, self.name = root, name
-        self.jobs: dict[str, dict] = {}  # job_id -> JobInfo fields
-        self.live: dict[str, dict] = {}  # job_id -> steps, epochs, events, snaps, controls, ref, attempt, worker
-        self.finished: list[str] = []  # jobs in the order they finished, to bound the hub's memory
-
-    # ---- launching ------------------------------------------------------------------------------------
-    def _launch(self, job_id: str, opts: dict) -> None:
-        live = self.live[job_id]
-        live["attempt"] += 1
-        live.update(stop=False, forced=False, ctl={}, opts=opts, done=asyncio.Event(), worker={}, t_step=None)
-        info = self.jobs[job_id]
-        info.update(status=QUEUED, message="", finished=None, started=None, cached=False, eta_s=None)
-        threads = max(1, int(opts.get("num_cpus") or 1))
-        ref = _run.options(**opts).remote(info["config"], self.root, self.name, job_id, live["attempt"], threads)
-        live["ref"] = ref
-        asyncio.get_running_loop().create_task(self._watch(job_id, live["attempt"], ref))
-
-    async def _watch(self, job_id: str, attempt: int, ref) -> None:
-        """Wait for the task; turn its result or its failure into the job's final state."""
-        status, message, result, died = FAILED, "", None, False
-        try:
-            result = await ref
-            status = {"completed": COMPLETED, "stopped": CANCELLED, "diverged": FAILED}[result["status"]]
-            message = result.get("message", "")
-        except ray.exceptions.TaskCancelledError:
-            status, message = CANCELLED, "cancelled"
-        except ray.exceptions.RayTaskError as e:  # the training code raised: show its one-line message
-            cause = getattr(e, "cause", None) or e
-            message = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-        except ray.exceptions.RayError as e:  # worker process or node died, object lost, ...
-            message, died = f"the Ray worker running this job died ({type(e).__name__})", True
-        live, info = self.live.get(job_id), self.jobs.get(job_id)
-        if live is None or info is None or live["attempt"] != attempt:
-            return  # forgotten or relaunched meanwhile
-        if live["stop"] and status == FAILED and result is None:
-            status, message = CANCELLED, "cancelled (the worker was stopped by force)"
-        if died and status == FAILED:
-            message += (f"; resume continues from the checkpoint of epoch {info['epoch']}" if info["epoch"]
-                        else "; no epoch had finished, so resume starts over")
-        if result:
-            info["epoch"] = result.get("epochs", info["epoch"])
-            info["cached"] = bool(result.get("cached"))
-            if info["cached"]:
-                message = message or "already trained — loaded from cache"
-        info.update(status=status, message=message, finished=time.time(), eta_s=None)
-        live["snaps"] = {}  # the store has every epoch's snapshot; keep the hub small
-        live["done"].set()
-        self._retire(job_id)
-
-    def _retire(self, job_id: str) -> None:
-        """Keep the step metrics of the latest METRICS_KEPT finished jobs; older ones come from the store."""
-        if job_id in self.finished:
-            self.finished.remove(job_id)
-        self.finished.append(job_id)
-        while len(self.finished) > METRICS_KEPT:
-            old = self.live.get(self.finished.pop(0))
-            if old and old.get("done") is not None and old["done"].is_set():
-                old.update(steps=[], epochs=[], events=[])
-
-    # ---- requests from the app --------------------------------------------------------------------------
-    async def submit(self, job_id: str, cfg_json: dict, owner: str | None, opts: dict) -> dict:
-        info = self.jobs.get(job_id)
-        if info and info["status"] in (QUEUED, RUNNING):
-            self._add_owner(info, owner)
-            return dict(info)
-        if info is None:
-            info = self.jobs[job_id] = self._new(job_id, cfg_json, owner)
-            self.live[job_id] = {"attempt": 0, "steps": [], "epochs": [], "events": [], "snaps": {}}
-        else:
-            self._add_owner(info, owner)
-            info["config"] = cfg_json
-        self._launch(job_id, opts)
-        return dict(info)
-
-    async def record(self, job_id: str, cfg_json: dict, owner: str | None, fields: dict) -> dict:
-        """A job that needs no task (served from the cache, or known only from the store)."""
-        info = self.jobs.get(job_id)
-        if info and info["status"] in (QUEUED, RUNNING):
-            self._add_owner(info, owner)
-            return dict(info)
-        if info and info["status"] == COMPLETED:  # trained here before: only the cache flag changes
-            fields = {k: v for k, v in fields.items() if k in ("cached", "message")}
-        info = info or self._new(job_id, cfg_json, owner)
-        self._add_owner(info, owner)
-        info.update(fields)
-        self.jobs[job_id] = info
-        self.live.setdefault(job_id, {"attempt": 0, "steps": [], "epochs": [], "events": [], "snaps": {}})
-        return dict(info)
-
-    async def resume(self, job_id: str, owner: str | None, opts: dict) -> dict:
-        info = self.jobs.get(job_id)
-        if info is None:
-            raise KeyError(job_id)
-        if info["status"] in (QUEUED, RUNNING):
-            return dict(info)
-        self._add_owner(info, owner)
-        self._launch(job_id, opts)
-        return dict(info)
-
-    async def cancel(self, job_id: str, timeout: float) -> str:
-        info, live = self.jobs.get(job_id), self.live.get(job_id)
-        if info is None:
-            raise KeyError(job_id)
-        if info["status"] not in (QUEUED, RUNNING):
-            return info["status"]
-        live["stop"] = True
-        if info["status"] == QUEUED and not live["worker"]:
-            ray.cancel(live["ref"])  # still waiting for resources: drop it from Ray's queue
-        asyncio.get_running_loop().create_task(self._force_after(job_id, live["attempt"], timeout))
-        return info["status"]
-
-    async def _force_after(self, job_id: str, attempt: int, timeout: float) -> None:
-        live = self.live.get(job_id)
-        try:
-            await asyncio.wait_for(live["done"].wait(), timeout)
-        except TimeoutError:
-            live = self.live.get(job_id)
-            if live and live["attempt"] == attempt and not live["done"].is_set():
-                live["forced"] = True
-                ray.cancel(live["ref"], force=True)
-
-    async def steer(self, job_id: str, beta: float | None, lr: float | None) -> str:
-        info, live = self.jobs.get(job_id), self.live.get(job_id)
-        if info is None:
-            raise KeyError(job_id)
-        if info["status"] in (QUEUED, RUNNING):
-            if beta is not None:
-                live["ctl"]["beta"] = float(beta)
-            if lr is not None:
-                live["ctl"]["lr"] = float(lr)
-        return info["status"]
-
-    async def forget(self, job_id: str, timeout: float) -> None:
-        """Stop the job (by force after `timeout`) and drop it; returns when its task has ended."""
-        info, live = self.jobs.get(job_id), self.live.get(job_id)
-        if info and info["status"] in (QUEUED, RUNNING):
-            await self.cancel(job_id, timeout)
-            try:
-                await asyncio.wait_for(live["done"].wait(), timeout + 10)
-            except TimeoutError:
-                pass
-        self.jobs.pop(job_id, None)
-        self.live.pop(job_id, None)
-
-    # ---- reads ------------------------------------------------------------------------------------------
-    async def info(self, job_id: str) -> dict | None:
-        info = self.jobs.get(job_id)
-        return dict(info) if info else None
-
-    async def infos(self, owner: str | None = None) -> list[dict]:
-        out = [dict(i) for i in self.jobs.values() if owner is None or owner in i["owners"]]
-        return sorted(out, key=lambda i: i["created"], reverse=True)
-
-    async def metrics(self, job_id: str, since_step: int = 0) -> dict | None:
-        live = self.live.get(job_id)
-        if live is None or not (live["steps"] or live["epochs"]):
-            return None
-        return {"steps": [s for s in live["steps"] if s["step"] > since_step], "epochs": list(live["epochs"]),
-                "events": list(live["events"]), "attempt": live["attempt"], "info": dict(live.get("info") or {})}
-
-    async def snapshot(self, job_id: str, epoch: int | None = None) -> dict | None:
-        snaps = (self.live.get(job_id) or {}).get("snaps") or {}
-        if not snaps:
-            return None
-        return snaps.get(max(snaps) if epoch is None else epoch)
-
-    async def worker(self, job_id: str) -> dict:
-        return dict((self.live.get(job_id) or {}).get("worker") or {})
-
-    async def ping(self) -> str:
-        return self.name
-
-    # ---- calls from workers -----------------------------------------------------------------------------
-    async def controls(self, job_id: str, attempt: int) -> dict:
-        live = self.live.get(job_id)
-        if live is None or live["attempt"] != attempt:
-            return {"stop": True}  # forgotten or superseded: that worker should stop
-        return {"stop": live["stop"], **live["ctl"]}
-
-    async def started(self, job_id: str, attempt: int, worker: dict) -> None:
-        live, info = self.live.get(job_id), self.jobs.get(job_id)
-        if live is None or live["attempt"] != attempt:
-            return
-        live["worker"] = worker
-        if info["status"] == QUEUED:
-            info.update(status=RUNNING, started=time.time())
-
-    async def push(self, job_id: str, attempt: int, event: dict) -> None:
-        live, info = self.live.get(job_id), self.jobs.get(job_id)
-        if live is None or live["attempt"] != attempt:
-            return
-        kind = event.get("type")
-        if kind == "start":
-            spe = event["steps_per_epoch"]
-            info.update(epoch=event["epoch"], step=event["epoch"] * spe, steps_total=spe * event["epochs"],
-                        epochs=event["epochs"])
-            live["steps"] = [s for s in live["steps"] if s["epoch"] <= event["epoch"]]
-            live["epochs"] = [e for e in live["epochs"] if e["epoch"] <= event["epoch"]]
-            step0 = info["step"]
-            if event.get("resumed_from"):
-                live["events"].append({"kind": "resume", "epoch": event["epoch"], "step": step0,
-                                       "from": event["resumed_from"]})
-            live["events"].append({"kind": "start", "epoch": event["epoch"], "step": step0,
-                                   "device": event.get("device"), "params": event.get("params"), "attempt": attempt,
-                                   "resumed_from": event.get("resumed_from")})
-            live["info"] = {k: event.get(k) for k in ("device", "params", "data_note", "steps_per_epoch",
-                                                      "resumed_from")}
-            live["t_step"] = (time.time(), info["step"])
-            if info["status"] == QUEUED:
-                info.update(status=RUNNING, started=time.time())
-        elif kind == "step":
-            point = {k: v for k, v in event.items() if k != "type"}
-            live["steps"].append(point)
-            info.update(step=point["step"], latest=point)
-            t0, s0 = live.get("t_step") or (time.time(), 0)
-            if point["step"] > s0 and info["steps_total"]:
-                rate = (time.time() - t0) / (point["step"] - s0)
-                info["eta_s"] = rate * max(0, info["steps_total"] - point["step"])
-            if live["ctl"].get("beta") is not None and not any(
-                    e["kind"] == "beta" and e["value"] == live["ctl"]["beta"] for e in live["events"]):
-                live["events"].append({"kind": "beta", "step": point["step"], "value": live["ctl"]["beta"]})
-            if live["ctl"].get("lr") is not None and not any(
-                    e["kind"] == "lr" and e["value"] == live["ctl"]["lr"] for e in live["events"]):
-                live["events"].append({"kind": "lr", "step": point["step"], "value": live["ctl"]["lr"]})
-        elif kind == "epoch":
-            snap = event.get("snapshot")
-            entry = {k: v for k, v in event.items() if k not in ("type", "snapshot")}
-            live["epochs"].append(entry)
-            info["epoch"] = entry["epoch"]
-            if snap is not None and info["status"] in (QUEUED, RUNNING):
-                live["snaps"][entry["epoch"]] = snap
-                for old in sorted(live["snaps"])[:-SNAPSHOTS_KEPT]:
-                    del live["snaps"][old]
-
-    # ---- helpers ----------------------------------------------------------------------------------------
-    @staticmethod
-    def _new(job_id: str, cfg_json: dict, owner: str | None) -> dict:
-        return JobInfo(job_id=job_id, status=QUEUED, config=cfg_json, epochs=cfg_json.get("epochs", 0),
-                       owner=owner, owners=[owner] if owner else [], created=time.time()).to_json()
-
-    @staticmethod
-    def _add_owner(info: dict, owner: str | None) -> None:
-        if owner and owner not in info["owners"]:
-            info["owners"].append(owner)
-        if owner and not info["owner"]:
-            info["owner"] = owner
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The backend the app uses
-# ---------------------------------------------------------------------------------------------------------
 
 STORE_STATUS = {"completed": COMPLETED, "stopped": CANCELLED, "failed": FAILED, "running": INTERRUPTED,
                 "interrupted": INTERRUPTED}
@@ -520,9 +168,7 @@ class RayBackend(Backend):
         if m is not None:
             return m
         self.status(job_id)  # unknown id -> JobError
-        h = self.store.history(job_id)
-        return {"steps": [s for s in h["steps"] if s["step"] > since_step], "epochs": h["epochs"],
-                "events": h["events"], "attempt": 0, "info": {}}
+        return metrics_view(self.store.history(job_id), since_step)
 
     def snapshot(self, job_id: str, epoch: int | None = None) -> dict | None:
         s = ray.get(self.hub.snapshot.remote(job_id, epoch))
@@ -539,7 +185,7 @@ class RayBackend(Backend):
 
     def resume(self, job_id: str) -> str:
         info = self.status(job_id)
-        if info.status in (QUEUED, RUNNING):
+        if info.status in ACTIVE:
             return job_id
         if info.status not in RESUMABLE:
             raise JobError(f"job {job_id} is {info.status}: only failed, cancelled or interrupted jobs can resume")
