@@ -247,3 +247,33 @@ def test_local_cluster_started_off_the_main_thread_outlives_that_thread(tmp_path
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                          cwd=os.path.dirname(os.path.dirname(__file__)))
     assert "answer 42" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_job_no_node_can_hold_is_refused_with_one_line():
+    """The test cluster has 2 CPUs and 1 GPU on its one node: a 4-CPU job, or a whole GPU with 3 CPUs, would wait
+    forever."""
+    for kw in ({"num_cpus": 4}, {"num_gpus": 1, "num_cpus": 3}):
+        with pytest.raises(JobError) as e:
+            RayBackend(**kw)
+        msg = str(e.value)
+        assert "no node of the Ray cluster has that much" in msg and "AE_LAB_RAY_CPUS" in msg and "\n" not in msg
+
+
+def test_rays_own_ray_address_reaches_a_running_cluster(tmp_path):
+    """With only RAY_ADDRESS set (no AE_LAB_RAY_ADDRESS), the backend joins that cluster instead of starting one:
+    the subprocess sees this test's cluster (its one logical GPU, its GCS address)."""
+    import subprocess
+    import sys
+
+    gcs = ray.get_runtime_context().gcs_address
+    script = (
+        "import ray\n"
+        "from engine.jobs.ray_backend import RayBackend\n"
+        "b = RayBackend(num_gpus=0.25, num_cpus=0.5)\n"
+        "print('gcs', ray.get_runtime_context().gcs_address, 'gpus', ray.cluster_resources().get('GPU', 0), flush=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AE_LAB_RAY_ADDRESS"}
+    env.update(RAY_ADDRESS=gcs, AE_LAB_CHECKPOINTS=str(tmp_path / "checkpoints"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert f"gcs {gcs} gpus 1.0" in out.stdout, out.stderr[-2000:]

@@ -37,6 +37,7 @@ from .status import ACTIVE, CANCELLED, COMPLETED, FAILED, FINISHED, INTERRUPTED,
 __all__ = ["NAMESPACE", "RayBackend", "connect", "hub_name"]
 
 ENV_ADDRESS = "AE_LAB_RAY_ADDRESS"  # e.g. "ray://head:10001" or "head:6379"; unset: start a local cluster
+RAY_ENV_ADDRESS = "RAY_ADDRESS"  # Ray's own variable, honoured when AE_LAB_RAY_ADDRESS is not set
 ENV_GPUS = "AE_LAB_RAY_GPUS"  # GPU fraction per job, e.g. 0.25 (default: 0.25 when the cluster has GPUs, else 0)
 ENV_CPUS = "AE_LAB_RAY_CPUS"  # CPUs per job (default 1)
 ENV_CANCEL_TIMEOUT = "AE_LAB_RAY_CANCEL_TIMEOUT"  # seconds to wait for a cooperative stop before force (default 15)
@@ -47,13 +48,15 @@ STORE_STATUS = {"completed": COMPLETED, "stopped": CANCELLED, "failed": FAILED, 
 
 
 def connect(address: str | None = None, **local) -> None:
-    """Join the cluster at `address` (or $AE_LAB_RAY_ADDRESS); without one, start a local cluster.
+    """Join the cluster at `address` (else $AE_LAB_RAY_ADDRESS, else Ray's own $RAY_ADDRESS); without one,
+    start a local cluster.
 
     `local` goes to ray.init for the local case (num_cpus, num_gpus, ...). Does nothing if already connected.
     """
     if ray.is_initialized():
         return
-    address = address or os.environ.get(ENV_ADDRESS) or None
+    source = "the address given" if address else ENV_ADDRESS if os.environ.get(ENV_ADDRESS) else RAY_ENV_ADDRESS
+    address = address or os.environ.get(ENV_ADDRESS) or os.environ.get(RAY_ENV_ADDRESS) or None
     env = {k: os.environ[k] for k in FORWARD_ENV if k in os.environ}
     runtime_env = {"env_vars": env} if env else None
     if address:
@@ -63,7 +66,7 @@ def connect(address: str | None = None, **local) -> None:
             auth = "auth" in f"{e} {e.__cause__}".lower()
             hint = ("the cluster uses token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
                     "~/.ray/auth_token) to the cluster's token" if auth else
-                    f"is the head running (`ray start --head`) and reachable? check {ENV_ADDRESS}")
+                    f"is the head running (`ray start --head`) and reachable? check {source}")
             raise JobError(f"could not connect to the Ray cluster at {address}: {hint}") from None
     else:
         local.setdefault("include_dashboard", False)
@@ -113,6 +116,7 @@ class RayBackend(Backend):
         if gpus > 0 and not have_gpu:
             raise JobError(f"jobs ask for {gpus} GPU but the Ray cluster has no GPU: set {ENV_GPUS}=0")
         self.opts = {"num_cpus": cpus, "num_gpus": gpus}
+        self._check_feasible()
         self.cancel_timeout = cancel_timeout if cancel_timeout is not None else _env_float(ENV_CANCEL_TIMEOUT, 15.0)
         self.hub_name = hub_name(self.root)
         self.hub = self._hub()
@@ -130,6 +134,17 @@ class RayBackend(Backend):
                     raise
                 time.sleep(0.25)
 
+    def _check_feasible(self) -> None:
+        """Refuse, with one line, a per-job request that no live node can ever hold (Ray would queue it forever)."""
+        need = {"CPU": self.opts["num_cpus"], "GPU": self.opts["num_gpus"]}
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        if any(all(r.get(k, 0) >= v for k, v in need.items() if v > 0) for r in nodes):
+            return
+        biggest = max(nodes, key=lambda r: (r.get("GPU", 0), r.get("CPU", 0)), default={})
+        raise JobError(f"each job asks for {need['CPU']:g} CPU and {need['GPU']:g} GPU, but no node of the Ray cluster "
+                       f"has that much (the largest has {biggest.get('CPU', 0):g} CPU, {biggest.get('GPU', 0):g} GPU): "
+                       f"lower {ENV_CPUS} / {ENV_GPUS}, or add a bigger node")
+
     # ---- the Backend contract ---------------------------------------------------------------------------
     def submit(self, cfg: RunConfig, owner: str | None = None) -> str:
         job_id = cfg.run_id()
@@ -144,6 +159,7 @@ class RayBackend(Backend):
                 "latest": steps[-1] if steps else {}, "message": "already trained — loaded from cache",
                 "started": now, "finished": now}))
         else:
+            self._check_feasible()  # nodes come and go: a job no node can hold would wait forever
             ray.get(self.hub.submit.remote(job_id, cfg_json, owner, self.opts))
         return job_id
 
@@ -189,6 +205,7 @@ class RayBackend(Backend):
             return job_id
         if info.status not in RESUMABLE:
             raise JobError(f"job {job_id} is {info.status}: only failed, cancelled or interrupted jobs can resume")
+        self._check_feasible()
         if ray.get(self.hub.info.remote(job_id)) is None:  # known only from the store: register it first
             ray.get(self.hub.record.remote(job_id, info.config, info.owner, {"status": info.status}))
         ray.get(self.hub.resume.remote(job_id, info.owner, self.opts))
