@@ -277,3 +277,14 @@ def test_rays_own_ray_address_reaches_a_running_cluster(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
                          cwd=os.path.dirname(os.path.dirname(__file__)))
     assert f"gcs {gcs} gpus 1.0" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_longer_run_continuing_a_shorter_one_shows_the_earlier_epochs_live(rb):
+    """The hub cannot read the store: the task sends the stored history with its start event."""
+    one = rb.submit(tiny(epochs=1, seed=11))
+    assert rb.wait(one, timeout=180).status == COMPLETED
+    two = rb.submit(tiny(epochs=2, seed=11))
+    assert rb.wait(two, timeout=180).status == COMPLETED
+    m = rb.metrics(two)
+    assert [e["epoch"] for e in m["epochs"]] == [1, 2]
+    assert m["steps"][0]["epoch"] == 1 and any(e["kind"] == "resume" and e["from"] == one for e in m["events"])

@@ -42,7 +42,7 @@ class Progress:
 
     def __init__(self, attempt: int = 0, before: Callable[[], dict] | None = None):
         """before: the run's history before this attempt, read at the start event when it resumes from a
-        checkpoint (default: nothing)."""
+        checkpoint (default: nothing), unless the start event carries it as "history"."""
         self.attempt = attempt
         self._before = before
         self.steps: list[dict] = []
@@ -73,7 +73,10 @@ class Progress:
     def _start(self, ev: dict) -> None:
         """A new attempt: carry over the history before the checkpoint it starts from, drop the rest."""
         spe, k = ev["steps_per_epoch"], ev["epoch"]
-        prior = carried_over(self._before(), k) if k and self._before else empty_history()
+        before = ev.get("history")  # sent along by a worker that reads the store (the Ray hub cannot)
+        if before is None and k and self._before:
+            before = self._before()
+        prior = carried_over(before, k) if k and before else empty_history()
         self._before = None  # read once (the hub would otherwise chain every earlier attempt's history)
         self.steps, self.epochs, self.events = prior["steps"], prior["epochs"], prior["events"]
         self.epoch, self.epochs_total = k, ev["epochs"]

@@ -66,11 +66,14 @@ def run_job(cfg_json: dict, root: str, hub: str, job_id: str, attempt: int, thre
     steering = Steering(handle, job_id, attempt)
     last = []
 
+    store = Store(root)
+
     def report(event: dict) -> None:
+        if event.get("type") == "start" and event.get("epoch"):  # resumed: the hub gets the stored history too
+            event = {**event, "history": store.history(job_id)}
         if event.get("type") != "done":
             last[:] = [handle.push.remote(job_id, attempt, event)]
 
-    store = Store(root)
     try:
         result = train(cfg, report, steering.should_stop, store=store, controls=steering.controls)
         if steering.hub_lost and result.status == "stopped":  # nobody stopped it: not a cancel, an interruption
