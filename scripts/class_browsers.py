@@ -124,7 +124,7 @@ def app_env(tmp: Path) -> dict:
             "AE_LAB_DATA": str(tmp / "data"), "PYTHONUNBUFFERED": "1"}
 
 
-# ---- memory ------------------------------------------------------------------------------------------
+# ---- memory and CPU ----------------------------------------------------------------------------------
 def rss(pid: int) -> int:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -132,16 +132,25 @@ def rss(pid: int) -> int:
         return 0
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
+def proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, CPU ticks used so far: utime + stime) of every process, from /proc/*/stat."""
+    out = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                out[int(d.name)] = (int(f[1]), int(f[11]) + int(f[12]))
             except (OSError, ValueError, IndexError):
                 continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
+    return out
+
+
+def tree(pid: int, table: dict[int, tuple[int, int]]) -> list[int]:
+    """`pid` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(p)
+    out, todo = [pid], [pid]
     while todo:
         kids = children.get(todo.pop(), [])
         out += kids
@@ -149,28 +158,41 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-class MemSampler(threading.Thread):
-    """Peak RSS of the server process alone and of it with all its descendants (workers), every `every_s`."""
+class Sampler(threading.Thread):
+    """Every `every_s`: peak RSS of the server process alone and with its descendants (training workers), and
+    the CPU time of that tree and of this benchmark's own tree (the Playwright driver and Chromium), which shares
+    the machine's cores with the server. reset() returns the figures since the last reset and starts afresh."""
 
     def __init__(self, pid: int, every_s: float = 0.2):
         super().__init__(daemon=True)
         self.pid, self.every_s, self.stopped = pid, every_s, threading.Event()
         self.peak_server = self.peak_tree = self.peak_procs = 0
+        self.cpu: dict[str, dict[int, int]] = {"server": {}, "browser": {}}  # pid -> ticks, latest sample
+        self.base: dict[int, int] = {}  # pid -> ticks at the last reset
+        self.t0 = time.monotonic()
 
     def reset(self) -> dict:
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = {k: sum(t - self.base.get(p, 0) for p, t in d.items()) / ticks for k, d in self.cpu.items()}
         out = {"server_peak_mb": self.peak_server / 2**20, "tree_peak_mb": self.peak_tree / 2**20,
-               "tree_peak_processes": self.peak_procs}
+               "tree_peak_processes": self.peak_procs, "wall_s": time.monotonic() - self.t0,
+               "cpu_s_server_and_workers": cpu["server"], "cpu_s_browsers": cpu["browser"]}
         self.peak_server = self.peak_tree = self.peak_procs = 0
+        self.base = {p: t for d in self.cpu.values() for p, t in d.items()}
+        self.cpu, self.t0 = {"server": {}, "browser": {}}, time.monotonic()
         return out
 
     def run(self) -> None:
         while not self.stopped.wait(self.every_s):
-            procs = [self.pid, *descendants(self.pid)]
+            table = proc_table()
+            server = tree(self.pid, table)
             self.peak_server = max(self.peak_server, rss(self.pid))
-            self.peak_tree = max(self.peak_tree, sum(rss(p) for p in procs))
-            self.peak_procs = max(self.peak_procs, len(procs))
-
-
+            self.peak_tree = max(self.peak_tree, sum(rss(p) for p in server))
+            self.peak_procs = max(self.peak_procs, len(server))
+            for p in server:
+                self.cpu["server"][p] = table[p][1]
+            for p in set(tree(os.getpid(), table)) - set(server):
+                self.cpu["browser"][p] = table[p][1]
 
 
 # ---- phases ------------------------------------------------------------------------------------------
@@ -239,7 +261,7 @@ async def phase_sessions(browser, args, tmp: Path, results: dict) -> None:
     env = app_env(tmp / "app")
     CHECKPOINT_ROOTS.append(tmp / "app" / "checkpoints")
     server = start_server(ROOT / "app.py", ROOT, env, tmp / "app.log")
-    sampler = MemSampler(server.proc.pid)
+    sampler = Sampler(server.proc.pid)
     sampler.start()
     try:
         await wait_port(server, args.step_timeout)

@@ -62,7 +62,7 @@ def figures(results: dict) -> list[tuple[str, str, str, str, str, str]]:
     live = n - sum(st["launch_cached"] for st in many)  # a cached launch shows no live run: nothing to wait for
     lp95 = pct(launches, 95)
     summ.update(launch_p50_s=pct(launches, 50), launch_p95_s=lp95, launches_without_point=live - len(launches))
-    row(f"{n} sessions", f"Launch → first live point p50 / p95 ({len(launches)}/{live} seen)",
+    row(f"{n} sessions", f"Launch → first live point p50 / p95 ({len(launches)}/{live} seen, {n - live} cached)",
         f"{summ['launch_p50_s']:.2f} / {lp95:.2f} s", "≤ 5 s", lp95 / 5 if launches and len(launches) == live else None,
         1)
     errors = [e for st in [one, *many] for e in st.get("errors", [])]
@@ -75,6 +75,8 @@ def figures(results: dict) -> list[tuple[str, str, str, str, str, str]]:
         if mem:
             row(phase, "server peak RSS: alone / with workers (processes)",
                 f"{mem['server_peak_mb']:.0f} / {mem['tree_peak_mb']:.0f} MB ({mem['tree_peak_processes']})")
+            row(phase, "CPU: server+workers / Chromium+Playwright (wall)", f"{mem['cpu_s_server_and_workers']:.0f} / "
+                f"{mem['cpu_s_browsers']:.0f} CPU-s ({mem['wall_s']:.0f} s)")
     return rows
 
 

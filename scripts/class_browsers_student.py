@@ -52,7 +52,9 @@ FIRST_POINT_JS = """() => { const main = document.querySelector('[data-testid=st
 AFTER_LAUNCH_JS = f"""() => {{ const main = document.querySelector('[data-testid=stMain]'); if (!main) return null;
   if ([...main.querySelectorAll('h1')].some(h => h.innerText.includes('Live run'))) return 'live';
   return main.innerText.includes('{CACHED_TEXT}') ? 'cached' : null; }}"""
-PROGRESS_JS = """() => document.querySelector('[data-testid=stMain] [data-testid=stProgress]')?.innerText || ''"""
+# While watching: [the loss chart is drawn, the progress bar's text ("running · epoch 1/2 · ...")].
+WATCH_JS = f"""() => [!!document.querySelector('{CHART}'),
+  document.querySelector('[data-testid=stMain] [data-testid=stProgress]')?.innerText || '']"""
 ERRORS_JS = """() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stException],'
   + '[data-testid=stMain] [data-testid=stAlertContentError]')].filter(e => !e.closest('[data-stale=true]'))
   .map(e => (e.getAttribute('data-testid') === 'stException' ? 'exception: ' : 'st.error: ')
@@ -88,7 +90,7 @@ class Walk:
         page.on("pageerror", lambda e: st.error("pageerror", str(e)))
 
     async def rendered(self, title: str, t0: float) -> float:
-        await self.page.wait_for_function(RENDERED_JS, arg=title, polling=50, timeout=self.step_ms)
+        await self.page.wait_for_function(RENDERED_JS, arg=title, polling=100, timeout=self.step_ms)
         return time.monotonic() - t0
 
     async def check_errors(self) -> None:
@@ -98,10 +100,10 @@ class Walk:
     async def settle(self, runs_before: int) -> None:
         """Wait for the rerun a widget change started (at most 10 s for it to show up), then for it to end."""
         try:
-            await self.page.wait_for_function(f"() => window.__aeRuns > {runs_before}", polling=50, timeout=10_000)
+            await self.page.wait_for_function(f"() => window.__aeRuns > {runs_before}", polling=100, timeout=10_000)
         except PlaywrightTimeout:  # no rerun (value unchanged) or the counter is unavailable
             pass
-        await self.page.wait_for_function(IDLE_JS, polling=50, timeout=self.step_ms)
+        await self.page.wait_for_function(IDLE_JS, polling=100, timeout=self.step_ms)
 
     async def runs(self) -> int:
         return await self.page.evaluate("() => window.__aeRuns || 0")
@@ -147,7 +149,7 @@ class Walk:
         await pg.wait_for_function("b => !b.disabled", arg=await button.element_handle(), timeout=self.step_ms)
         t0 = time.monotonic()
         await button.click(timeout=self.step_ms)
-        where = await pg.wait_for_function(AFTER_LAUNCH_JS, polling=50, timeout=self.step_ms)
+        where = await pg.wait_for_function(AFTER_LAUNCH_JS, polling=100, timeout=self.step_ms)
         if await where.json_value() == "cached":  # trained already (another session was faster): no Live run
             st.launch_cached = True
             await self.goto_page(*PATH_PAGES[1])
@@ -155,7 +157,7 @@ class Walk:
         st.page_now = "Live run"
         st.renders["Live run"] = await self.rendered("Live run", t0)
         await self.check_errors()
-        by = await pg.wait_for_function(FIRST_POINT_JS, polling=50, timeout=self.step_ms)
+        by = await pg.wait_for_function(FIRST_POINT_JS, polling=100, timeout=self.step_ms)
         st.launch_to_first_point_s, st.first_point_by = time.monotonic() - t0, await by.json_value()
         if st.first_point_by == "chart":
             st.launch_to_chart_s = st.launch_to_first_point_s
@@ -165,20 +167,17 @@ class Walk:
         """Watch Live run until the job has ended (bounded by watch_s), noting when the chart first shows."""
         deadline = time.monotonic() + self.watch_ms / 1000
         while time.monotonic() < deadline:
-            if self.st.launch_to_chart_s is None and await self.page.locator(CHART).count():
+            chart, text = await self.page.evaluate(WATCH_JS)
+            if chart and self.st.launch_to_chart_s is None:
                 self.st.launch_to_chart_s = time.monotonic() - t0
-            text = await self.page.evaluate(PROGRESS_JS)
             if any(text.startswith(w) for w in DONE_WORDS):
                 self.st.job_end = text.split(" ·")[0]
                 if self.st.job_end != "completed":
                     self.st.error("job", text)
-                await self.page.wait_for_function(IDLE_JS, polling=50, timeout=self.step_ms)
-                if self.st.launch_to_chart_s is None:  # ended between two looks: the chart is drawn by now
-                    await self.page.locator(CHART).first.wait_for(timeout=10_000)
-                    self.st.launch_to_chart_s = time.monotonic() - t0
+                await self.page.wait_for_function(IDLE_JS, polling=100, timeout=self.step_ms)
                 await self.check_errors()
                 return
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.5)
         self.st.error("timeout", f"the job did not end within {self.watch_ms / 1000:.0f} s")
 
     async def walk(self) -> None:
