@@ -247,6 +247,9 @@ async def walk_all(browser, url: str, students: list[Student], args) -> None:
     """Every student's context is opened first; then all walk at the same moment."""
     opened = [await open_session(browser, url, st, args.step_timeout, args.watch_timeout) for st in students]
     try:
+        origin = time.monotonic()
+        for _, walk in opened:
+            walk.origin = origin
         await asyncio.gather(*(walk.walk() for _, walk in opened))
     finally:
         for ctx, _ in opened:
@@ -313,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-reps", type=int, default=3, help="cold starts of each app (median; at least 2)")
     ap.add_argument("--cold-budget", type=float, default=120, help="no 3rd cold start after this many seconds")
     ap.add_argument("--step-timeout", type=float, default=120, help="seconds any one step may take")
-    ap.add_argument("--watch-timeout", type=float, default=300, help="seconds to watch a job until it ends")
+    ap.add_argument("--watch-timeout", type=float, default=300,
+                    help="seconds to wait for a job's first live point, and to watch it until it ends")
     ap.add_argument("--total-timeout", type=float, default=1800, help="seconds the whole benchmark may take")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.cold_reps < 1:

@@ -75,6 +75,7 @@ class Student:
     launch_cached: bool = False
     job_end: str = ""
     nav_fallbacks: list[str] = field(default_factory=list)
+    timeline: dict[str, float] = field(default_factory=dict)  # step -> seconds since the sessions started
     errors: list[dict] = field(default_factory=list)
     page_now: str = "Home"
 
@@ -87,11 +88,15 @@ class Walk:
 
     def __init__(self, page, url: str, st: Student, step_s: float, watch_s: float):
         self.page, self.url, self.st, self.step_ms, self.watch_ms = page, url, st, step_s * 1000, watch_s * 1000
+        self.origin = time.monotonic()  # walk_all sets it to the moment all sessions start
         page.on("pageerror", lambda e: st.error("pageerror", str(e)))
 
     async def rendered(self, title: str, t0: float) -> float:
         await self.page.wait_for_function(RENDERED_JS, arg=title, polling=100, timeout=self.step_ms)
         return time.monotonic() - t0
+
+    def mark(self, step: str) -> None:
+        self.st.timeline[step] = round(time.monotonic() - self.origin, 2)
 
     async def check_errors(self) -> None:
         for text in await self.page.evaluate(ERRORS_JS):
@@ -125,6 +130,7 @@ class Walk:
         else:
             await self.page.goto(self.url + path, wait_until="commit", timeout=self.step_ms)
         self.st.renders[label] = await self.rendered(title, t0)
+        self.mark(label)
         await self.check_errors()
 
     async def launch(self) -> None:
@@ -148,6 +154,7 @@ class Walk:
         button = pg.get_by_role("button", name="Launch")
         await pg.wait_for_function("b => !b.disabled", arg=await button.element_handle(), timeout=self.step_ms)
         t0 = time.monotonic()
+        self.mark("launch")
         await button.click(timeout=self.step_ms)
         where = await pg.wait_for_function(AFTER_LAUNCH_JS, polling=100, timeout=self.step_ms)
         if await where.json_value() == "cached":  # trained already (another session was faster): no Live run
@@ -156,9 +163,12 @@ class Walk:
             return
         st.page_now = "Live run"
         st.renders["Live run"] = await self.rendered("Live run", t0)
+        self.mark("Live run")
         await self.check_errors()
-        by = await pg.wait_for_function(FIRST_POINT_JS, polling=100, timeout=self.step_ms)
+        # bounded like watching: a job queued behind the others' shows its first point only when it starts
+        by = await pg.wait_for_function(FIRST_POINT_JS, polling=100, timeout=self.watch_ms)
         st.launch_to_first_point_s, st.first_point_by = time.monotonic() - t0, await by.json_value()
+        self.mark("first point")
         if st.first_point_by == "chart":
             st.launch_to_chart_s = st.launch_to_first_point_s
         await self.watch(t0)
@@ -172,6 +182,7 @@ class Walk:
                 self.st.launch_to_chart_s = time.monotonic() - t0
             if any(text.startswith(w) for w in DONE_WORDS):
                 self.st.job_end = text.split(" ·")[0]
+                self.mark("job end")
                 if self.st.job_end != "completed":
                     self.st.error("job", text)
                 await self.page.wait_for_function(IDLE_JS, polling=100, timeout=self.step_ms)
@@ -186,6 +197,7 @@ class Walk:
             t0 = time.monotonic()
             await self.page.goto(self.url, wait_until="commit", timeout=self.step_ms)
             self.st.renders["Home"] = await self.rendered(HOME_TITLE, t0)
+            self.mark("Home")
             await self.check_errors()
             await self.goto_page(*PATH_PAGES[0])
             await self.launch()
