@@ -1,0 +1,359 @@
+"""Browser load benchmark: many students' browsers on one `streamlit run app.py`, timed in headless Chromium.
+
+    .venv/bin/python scripts/class_browsers.py                      # cold start, 1 session, 8 concurrent sessions
+    .venv/bin/python scripts/class_browsers.py --sessions 2 --skip-cold --out /tmp/smoke.json   # quick smoke check
+
+Phases, in one run (a fresh temporary checkpoint and data folder; the user's runs are never touched):
+1. cold start: a hello-world Streamlit app, then this app, each started cold (median of --cold-reps);
+   time from process start until the first h1 is visible in Chromium.
+2. one session walks a student's path on a fresh server warmed up by one visit of every page:
+   Home → Train → Quick demo settings → Launch → Live run (until the job ends) → Latent space → Lessons.
+3. --sessions concurrent sessions (one browser context each) walk the same path together; even sessions
+   launch the same config (seed 0: one shared run), odd ones their own seed (100 + i).
+Printed: a figures table with the targets (PASS/MISS); --out writes the raw results as JSON. Exit 0 whenever
+the benchmark ran (targets missed included), 2 when it could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from class_browsers_figures import figures, print_table  # scripts/ is sys.path[0]
+from class_browsers_student import Student, open_session, warm_up
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- servers -----------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    t0: float  # time.monotonic() just before the process was started
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+SERVERS: list[Server] = []  # every server started, stopped at the end whatever happens
+CHECKPOINT_ROOTS: list[Path] = []  # their checkpoint folders: their training workers are stopped at the end
+
+
+def start_server(script: Path, cwd: Path, env: dict, log: Path) -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
+    with open(log, "w") as f:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT)
+    server = Server(proc, port, t0, log)
+    SERVERS.append(server)
+    return server
+
+
+async def wait_port(server: Server, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({server.proc.returncode}): {server.log.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", server.port), 0.2).close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"the server did not open port {server.port} in {timeout_s:.0f} s")
+
+
+def stop_server(server: Server) -> None:
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(5)
+    if server in SERVERS:
+        SERVERS.remove(server)
+
+
+def stop_workers(root: Path) -> int | None:
+    """Stop the training workers of the checkpoint folder `root`; returns how many jobs it saw (None: unknown)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from engine.jobs.embedded import EmbeddedBackend  # where the backend is moving to
+    except ImportError:
+        from engine.embedded import EmbeddedBackend
+    be = EmbeddedBackend(root)
+    try:
+        n = len(be.jobs())
+    except Exception:  # noqa: BLE001 - counting is a nicety, stopping is what matters
+        n = None
+    be.shutdown()
+    return n
+
+
+def app_env(tmp: Path) -> dict:
+    (tmp / "data").mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("AE_LAB_CLASSROOM", "AE_LAB_RAY_ADDRESS")}
+    return {**env, "AE_LAB_BACKEND": "embedded", "AE_LAB_CHECKPOINTS": str(tmp / "checkpoints"),
+            "AE_LAB_DATA": str(tmp / "data"), "PYTHONUNBUFFERED": "1"}
+
+
+# ---- memory and CPU ----------------------------------------------------------------------------------
+def rss(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, CPU ticks used so far: utime + stime) of every process, from /proc/*/stat."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                out[int(d.name)] = (int(f[1]), int(f[11]) + int(f[12]))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def tree(pid: int, table: dict[int, tuple[int, int]]) -> list[int]:
+    """`pid` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(p)
+    out, todo = [pid], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+class Sampler(threading.Thread):
+    """Every `every_s`: peak RSS of the server process alone and with its descendants (training workers), and
+    the CPU time of that tree and of this benchmark's own tree (the Playwright driver and Chromium), which shares
+    the machine's cores with the server. reset() returns the figures since the last reset and starts afresh."""
+
+    def __init__(self, pid: int, every_s: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.every_s, self.stopped = pid, every_s, threading.Event()
+        self.peak_server = self.peak_tree = self.peak_procs = 0
+        self.cpu: dict[str, dict[int, int]] = {"server": {}, "browser": {}}  # pid -> ticks, latest sample
+        self.base: dict[int, int] = {}  # pid -> ticks at the last reset
+        self.t0 = time.monotonic()
+
+    def reset(self) -> dict:
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = {k: sum(t - self.base.get(p, 0) for p, t in d.items()) / ticks for k, d in self.cpu.items()}
+        out = {"server_peak_mb": self.peak_server / 2**20, "tree_peak_mb": self.peak_tree / 2**20,
+               "tree_peak_processes": self.peak_procs, "wall_s": time.monotonic() - self.t0,
+               "cpu_s_server_and_workers": cpu["server"], "cpu_s_browsers": cpu["browser"]}
+        self.peak_server = self.peak_tree = self.peak_procs = 0
+        self.base = {p: t for d in self.cpu.values() for p, t in d.items()}
+        self.cpu, self.t0 = {"server": {}, "browser": {}}, time.monotonic()
+        return out
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every_s):
+            table = proc_table()
+            server = tree(self.pid, table)
+            self.peak_server = max(self.peak_server, rss(self.pid))
+            self.peak_tree = max(self.peak_tree, sum(rss(p) for p in server))
+            self.peak_procs = max(self.peak_procs, len(server))
+            for p in server:
+                self.cpu["server"][p] = table[p][1]
+            for p in set(tree(os.getpid(), table)) - set(server):
+                self.cpu["browser"][p] = table[p][1]
+
+
+# ---- phases ------------------------------------------------------------------------------------------
+HELLO_APP = 'import streamlit as st\n\nst.title("hello")\n'
+
+
+async def cold_start(browser, script: Path, cwd: Path, env: dict, tmp: Path, title: str | None,
+                     timeout_s: float) -> float:
+    """Seconds from starting the server process until its first h1 (containing `title`) is visible."""
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    server = None
+    try:
+        page = await ctx.new_page()
+        server = start_server(script, cwd, env, tmp / f"cold-{time.monotonic_ns()}.log")
+        await wait_port(server, timeout_s)
+        left_ms = (timeout_s - (time.monotonic() - server.t0)) * 1000
+        await page.goto(server.url, wait_until="commit", timeout=left_ms)
+        h1 = page.locator("[data-testid=stMain] h1")
+        await (h1.filter(has_text=title) if title else h1).first.wait_for(state="visible", timeout=left_ms)
+        return time.monotonic() - server.t0
+    finally:
+        await ctx.close()
+        if server:
+            stop_server(server)
+
+
+async def phase_cold(browser, args, tmp: Path) -> dict:
+    """Hello-world and this app, each started cold, alternately; at least 2 repetitions, at most --cold-reps
+    (fewer when the phase has used up --cold-budget seconds)."""
+    hello_dir = tmp / "hello"
+    hello_dir.mkdir()
+    (hello_dir / "hello.py").write_text(HELLO_APP)
+    env = app_env(tmp / "cold")
+    CHECKPOINT_ROOTS.append(tmp / "cold" / "checkpoints")
+    out: dict = {"hello_s": [], "app_s": []}
+    t0 = time.monotonic()
+    for rep in range(args.cold_reps):
+        if rep >= 2 and time.monotonic() - t0 > args.cold_budget:
+            break
+        out["hello_s"].append(await cold_start(browser, hello_dir / "hello.py", hello_dir, {**os.environ}, tmp,
+                                               "hello", args.step_timeout))
+        out["app_s"].append(await cold_start(browser, ROOT / "app.py", ROOT, env, tmp, None, args.step_timeout))
+        print(f"  cold start {rep + 1}: hello-world {out['hello_s'][-1]:.2f} s, app {out['app_s'][-1]:.2f} s",
+              flush=True)
+    out["hello_median_s"] = statistics.median(out["hello_s"])
+    out["app_median_s"] = statistics.median(out["app_s"])
+    out["ratio"] = out["app_median_s"] / out["hello_median_s"]
+    return out
+
+
+async def walk_all(browser, url: str, students: list[Student], args) -> None:
+    """Every student's context is opened first; then all walk at the same moment."""
+    opened = [await open_session(browser, url, st, args.step_timeout, args.watch_timeout) for st in students]
+    try:
+        origin = time.monotonic()
+        for _, walk in opened:
+            walk.origin = origin
+        await asyncio.gather(*(walk.walk() for _, walk in opened))
+    finally:
+        for ctx, _ in opened:
+            await ctx.close()
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+async def phase_sessions(browser, args, tmp: Path, results: dict) -> None:
+    env = app_env(tmp / "app")
+    CHECKPOINT_ROOTS.append(tmp / "app" / "checkpoints")
+    server = start_server(ROOT / "app.py", ROOT, env, tmp / "app.log")
+    sampler = Sampler(server.proc.pid)
+    sampler.start()
+    try:
+        await wait_port(server, args.step_timeout)
+        results["warm_up_s"] = await warm_up(browser, server.url, args.step_timeout)
+        sampler.reset()
+        print("  1 session ...", flush=True)
+        one = Student("single", seed=99)  # a seed of its own: the concurrent sessions' configs stay untrained
+        await walk_all(browser, server.url, [one], args)
+        results["single"] = {**asdict(one), "memory": sampler.reset()}
+        results["loadavg_before_sessions"] = loadavg()
+        print(f"  {args.sessions} sessions ... (load {results['loadavg_before_sessions']})", flush=True)
+        many = [Student(f"s{i}", seed=0 if i % 2 == 0 else 100 + i) for i in range(args.sessions)]
+        t0 = time.monotonic()
+        await walk_all(browser, server.url, many, args)
+        results["sessions"] = {"n": args.sessions, "wall_s": time.monotonic() - t0,
+                               "students": [asdict(st) for st in many], "memory": sampler.reset()}
+    finally:
+        sampler.stopped.set()
+        stop_server(server)
+        log = server.log.read_text(errors="replace") if server.log.exists() else ""
+        results["server_tracebacks"] = log.count("Traceback (most recent call last)")
+        if results["server_tracebacks"]:
+            results["server_log_tail"] = log[-4000:]
+        results["jobs_seen"] = stop_workers(tmp / "app" / "checkpoints")
+        CHECKPOINT_ROOTS.remove(tmp / "app" / "checkpoints")
+
+
+# ---- main --------------------------------------------------------------------------------------------
+async def run(args, tmp: Path, results: dict) -> None:
+    from playwright.async_api import async_playwright
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # as Ctrl-C
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            if not args.skip_cold:
+                print("cold start ...", flush=True)
+                results["cold"] = await phase_cold(browser, args, tmp)
+            await phase_sessions(browser, args, tmp, results)
+        finally:
+            await browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
+    ap.add_argument("--out", help="write the raw results as JSON here")
+    ap.add_argument("--skip-cold", action="store_true", help="skip the cold-start comparison with hello-world")
+    ap.add_argument("--cold-reps", type=int, default=3, help="cold starts of each app (median; at least 2)")
+    ap.add_argument("--cold-budget", type=float, default=120, help="no 3rd cold start after this many seconds")
+    ap.add_argument("--step-timeout", type=float, default=120, help="seconds any one step may take")
+    ap.add_argument("--watch-timeout", type=float, default=300,
+                    help="seconds to wait for a job's first live point, and to watch it until it ends")
+    ap.add_argument("--total-timeout", type=float, default=1800, help="seconds the whole benchmark may take")
+    args = ap.parse_args(argv)
+    if args.sessions < 1 or args.cold_reps < 1:
+        ap.error("--sessions and --cold-reps must be at least 1")
+    if not Path(CHROMIUM).exists():
+        print(f"needs Debian's Chromium at {CHROMIUM}", file=sys.stderr)
+        return 2
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loadavg_before": loadavg(),
+                     "args": vars(args)}
+    print(f"load before: {results['loadavg_before']} ({os.cpu_count()} CPUs)", flush=True)
+    code = 0
+    with tempfile.TemporaryDirectory(prefix="ae-lab-browsers-") as tmp:
+        try:
+            asyncio.run(asyncio.wait_for(run(args, Path(tmp), results), args.total_timeout))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            results["fatal"], code = "interrupted", 130
+        except Exception as e:  # noqa: BLE001 - the benchmark itself could not run: say why, clean up, exit 2
+            results["fatal"], code = f"{type(e).__name__}: {e}", 2
+        finally:
+            for server in list(SERVERS):
+                stop_server(server)
+            for root in CHECKPOINT_ROOTS:
+                stop_workers(root)
+        results["loadavg_after"] = loadavg()
+        rows = figures(results) if code == 0 else []
+    if results.get("fatal"):
+        print(f"benchmark did not complete: {results['fatal']}", file=sys.stderr)
+    if rows:
+        print_table(rows)
+    for e in results.get("summary", {}).get("errors", []):
+        print(f"  error: {e['session']} · {e['page']} · {e['kind']}: {e['detail'][:200]}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+        print(f"raw results: {args.out}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
