@@ -1,66 +1,18 @@
-"""Home page of the AE & VAE lab (`streamlit run app.py`): what the models are, the lecture's pictures
-in words, links to every page in pages/, and whether a GPU was found."""
+"""The AE & VAE lab (`streamlit run app.py`): the router. It sets up the page, lets a classroom user log in,
+and runs the page the URL asks for (app_pages/, listed in ui/nav.py) under Streamlit's own navigation.
 
-from textwrap import dedent
+It imports neither torch nor the engine, so Home is drawn at once; pages load what they need."""
 
 import streamlit as st
-import torch
 
-from ui.common import PAGES, link, other_pages, page_config
+from ui.classroom import classroom_enabled
+from ui.nav import APP_ICON, sections
 
-INTRO = dedent("""
-    An **autoencoder (AE)** squeezes an image through a small code *z* (the *latent*) with an **encoder** and
-    rebuilds it with a **decoder**; it learns only by trying to make the rebuilt image match the input.
-    A **variational autoencoder (VAE)** makes the encoder output a *distribution* — a mean μ and a spread σ —
-    samples z from it, and adds a **KL term** that pulls these distributions toward a standard normal N(0, I).
-    That extra pull fills the latent space evenly, so decoding a random z ~ N(0, I) gives a new, plausible digit:
-    the VAE is a **generative model**, the plain AE is a compressor.
-""")
+st.set_page_config(page_title="AE & VAE lab", page_icon=APP_ICON, layout="wide")
+if classroom_enabled():  # the login gate and "signed in as" (classroom mode only: it loads the engine)
+    from ui.auth import sidebar_user
 
-PICTURES = dedent("""
-    - **The hourglass.** 784 pixels → narrower and narrower layers → a handful of numbers *z* → wider layers → 784
-      pixels. An *under-complete* AE (latent < 784) must compress; an *over-complete* one (latent > 784) could just
-      copy the input, so it needs a regulariser (sparsity, noise, a contractive penalty) to learn anything useful.
-    - **MLP vs CNN reconstructions.** The lecture's MLP autoencoder (784-128-64-12-3) rebuilds MNIST digits as blurry
-      blobs; the CNN autoencoder keeps strokes sharper because convolutions know that nearby pixels belong together.
-    - **The AE's latent map** has a cluster per digit with *empty space* between them: decode a point from a gap and
-      you get a smudge that is no digit. **The VAE's latent map** is one round, regular cloud around 0, so every point
-      decodes to something digit-like, and walking across it morphs one digit into another.
-    - **The reparameterisation trick.** z = μ + σ·ε with ε ~ N(0, I): the randomness sits in ε, so gradients flow
-      through μ and σ back to the encoder.
-    - **The tension.** The reconstruction loss hates noise (it wants σ → 0 and codes far apart); the KL term wants
-      noise (σ → 1, codes near 0). β sets the exchange rate — watch the two fight on the **Live run** page.
-""")
-
-
-def home() -> None:
-    page_config("Home")
-    st.title("Autoencoders & VAEs — learn them by training them")
-    st.markdown(INTRO)
-    with st.expander("The lecture's pictures, in words", icon=":material/draw:"):
-        st.markdown(PICTURES)
-
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader("Where to go")
-        for p in other_pages():
-            icon, label, blurb = PAGES.get(p.stem, (None, None, ""))
-            label = label or p.stem.split("_", 1)[-1].replace("_", " ")
-            link(f"pages/{p.name}", f"**{label}** — {blurb}" if blurb else f"**{label}**", icon or ":material/article:")
-    with right:
-        st.subheader("This machine")
-        if torch.cuda.is_available():
-            st.success(f"GPU found: {torch.cuda.get_device_name(0)} — training runs on it (device 'auto').",
-                       icon=":material/memory:")
-        else:
-            st.info("No GPU found — training runs on the CPU. That is fine here: a 2-epoch VAE on 2,000 of the "
-                    "bundled digits takes seconds.", icon=":material/memory:")
-        st.markdown("**Quick start:** Train → preset **seed-vae** → *Quick demo settings* → **Launch**. "
-                    "The Live run page opens by itself.")
-        st.subheader("Data")
-        st.caption("The default dataset is the real MNIST test set bundled with the app (10,000 handwritten digits, "
-                   "works offline): 9,000 for training, 1,000 held out for every picture you see. "
-                   "MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0.")
-
-
-home()
+    sidebar_user()
+page = st.navigation(sections(), expanded=True)
+st.set_page_config(page_title=f"{page.title} · AE & VAE lab", page_icon=page.icon)
+page.run()

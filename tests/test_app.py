@@ -11,8 +11,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/1_Train.py", "pages/2_Live_run.py", "pages/3_Reconstructions.py", "pages/4_Samples.py",
-         "pages/5_Latent_space.py", "pages/6_Runs.py"]
+PAGES = {"app_pages/train.py": "Train", "app_pages/live_run.py": "Live_run",  # page file: its URL path
+         "app_pages/reconstructions.py": "Reconstructions", "app_pages/samples.py": "Samples",
+         "app_pages/latent_space.py": "Latent_space", "app_pages/runs.py": "Runs"}
 TIMEOUT = 120
 
 
@@ -28,9 +29,12 @@ def _shutdown_backend():
 
 
 def app(path: str) -> AppTest:
-    """The app as `streamlit run app.py` serves it (its navigation), opened at page `path`."""
+    """The app as `streamlit run app.py` serves it (its navigation), opened at page `path`.
+
+    A first run registers st.navigation's pages: AppTest finds a page by file only after it (the URL paths
+    differ from the file names)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    return at if path == "app.py" else at.switch_page(path)
+    return at if path == "app.py" else at.run().switch_page(path)
 
 
 def no_exceptions(at: AppTest) -> None:
@@ -53,7 +57,7 @@ def elements(at: AppTest, kind: str) -> list:
 
 def tiny_train_page(**settings) -> AppTest:
     """The Train page with a seconds-long run configured: synthetic data, 1 epoch, 2-D latent VAE."""
-    at = app("pages/1_Train.py").run()
+    at = app("app_pages/train.py").run()
     no_exceptions(at)
     at.selectbox(key="tr_dataset").set_value("synthetic")
     values = {"tr_epochs": 1, "tr_latent_dim": 2, "tr_train_limit": 0, "tr_batch_size": 64, **settings}
@@ -63,7 +67,7 @@ def tiny_train_page(**settings) -> AppTest:
 
 
 def launch_tiny_run(**settings) -> tuple[AppTest, str]:
-    from ui.common import JOB_KEY
+    from ui.state import JOB_KEY
 
     at = tiny_train_page(**settings)
     no_exceptions(at)
@@ -90,7 +94,7 @@ def test_home_says_what_ae_and_vae_are_and_links_every_page():
     assert "autoencoder (AE)" in text and "variational autoencoder (VAE)" in text
     assert "CC BY-SA 3.0" in " ".join(c.value for c in at.caption)
     links = {p.proto.page for p in elements(at, "page_link")}  # url paths, e.g. "Live_run"
-    assert {Path(page).stem.split("_", 1)[1] for page in PAGES} <= links, links
+    assert set(PAGES.values()) <= links, links
     gpu = torch.cuda.is_available()
     assert ("GPU found" in " ".join(s.value for s in at.success)) == gpu
     assert ("No GPU found" in " ".join(i.value for i in at.info)) == (not gpu)
@@ -122,7 +126,7 @@ def test_bad_hidden_sizes_text_is_explained():
 
 
 def test_preset_choice_fills_the_form():
-    at = app("pages/1_Train.py").run()
+    at = app("app_pages/train.py").run()
     at.selectbox(key="tr_preset").set_value("seed-mlp-ae").run()
     no_exceptions(at)
     assert at.radio(key="tr_variational").value is False
@@ -137,7 +141,8 @@ def test_preset_choice_fills_the_form():
 # ---- a real run through the background backend ---------------------------------------------------------
 def test_train_page_launches_a_run_and_every_page_shows_it():
     from engine.jobs import COMPLETED
-    from ui.common import JOB_KEY, RUN_KEY, backend
+    from ui.backend import backend
+    from ui.state import JOB_KEY, RUN_KEY
 
     at, jid = launch_tiny_run()
     be = backend()
@@ -148,7 +153,7 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     state = {JOB_KEY: jid, RUN_KEY: jid}
 
     # Live run: the finished job with its chart, metrics and snapshot pictures (no auto-refresh any more).
-    live = app("pages/2_Live_run.py")
+    live = app("app_pages/live_run.py")
     live.session_state[JOB_KEY] = jid
     live.run()
     no_exceptions(live)
@@ -157,8 +162,8 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     assert len(elements(live, "image")) >= 2, "reconstructions and samples of the last epoch"
     assert any("KL" in m.value for m in live.markdown), "the text beside the chart talks about KL"
 
-    for path, min_images in (("pages/3_Reconstructions.py", 1), ("pages/4_Samples.py", 2),
-                             ("pages/5_Latent_space.py", 2), ("pages/6_Runs.py", 0)):
+    for path, min_images in (("app_pages/reconstructions.py", 1), ("app_pages/samples.py", 2),
+                             ("app_pages/latent_space.py", 2), ("app_pages/runs.py", 0)):
         page = app(path)
         for k, v in state.items():
             page.session_state[k] = v
@@ -166,7 +171,7 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
         no_exceptions(page)
         assert len(elements(page, "image")) >= min_images, path
         assert not page.error, (path, [e.value for e in page.error])
-    latent = app("pages/5_Latent_space.py")
+    latent = app("app_pages/latent_space.py")
     latent.session_state[RUN_KEY] = jid
     latent.run()
     assert any("2-D latent, drawn directly" in m.value for m in latent.markdown)
@@ -185,11 +190,12 @@ def test_live_run_steers_cancels_and_resumes_a_running_job():
 
     from engine.core.presets import preset
     from engine.jobs import CANCELLED, FINISHED
-    from ui.common import JOB_KEY, backend
+    from ui.backend import backend
+    from ui.state import JOB_KEY
 
     be = backend()
     jid = be.submit(preset("seed-vae", dataset="synthetic", epochs=300, latent_dim=2, batch_size=32))
-    at = app("pages/2_Live_run.py")
+    at = app("app_pages/live_run.py")
     at.session_state[JOB_KEY] = jid
     at.run()
     no_exceptions(at)
@@ -223,7 +229,7 @@ def test_runs_page_deletes_a_run_after_confirmation(store):
 
     cfg = preset("seed-mlp-ae", dataset="synthetic", epochs=1, latent_dim=2)
     rid = train(cfg, store=store).run_id
-    at = app("pages/6_Runs.py").run()
+    at = app("app_pages/runs.py").run()
     no_exceptions(at)
     assert at.selectbox(key="runs_pick").value == rid
     assert at.button(key="runs_delete").disabled, "delete needs the confirmation box"
@@ -238,7 +244,7 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
     from engine.core.trainer import train
 
     rid = train(preset("seed-vae", dataset="synthetic", epochs=1, latent_dim=4), store=store).run_id
-    at = app("pages/4_Samples.py")
+    at = app("app_pages/samples.py")
     at.session_state["selected_run"] = rid
     at.run()
     no_exceptions(at)
@@ -278,7 +284,7 @@ def test_loss_chart_downsamples_and_marks_beta_changes():
 
 
 def test_project_2d_uses_codes_directly_or_pca():
-    from ui.common import project_2d
+    from engine.teaching.latent import project_2d
 
     torch.manual_seed(0)
     two = torch.randn(50, 2)
@@ -294,7 +300,7 @@ def test_project_2d_uses_codes_directly_or_pca():
 
 
 def test_trend_text_explains_kl_rising_and_falling():
-    from ui.common import trend_text
+    from engine.teaching.narration import trend_text
 
     rising = [{"recon": 200 - i, "kl": 1 + i, "beta": 1.0} for i in range(30)]
     falling = [{"recon": 150 + i * 0.01, "kl": 30 - i, "beta": 4.0} for i in range(30)]

@@ -202,15 +202,15 @@ def test_pages_show_a_student_only_their_own_runs(embedded, monkeypatch):
 
     def listed(user: str, page: str) -> str:
         monkeypatch.setenv("AE_LAB_USER", user)
-        at = AppTest.from_file(app, default_timeout=120).switch_page(page).run()
+        at = AppTest.from_file(app, default_timeout=120).run().switch_page(page).run()
         assert not at.exception
         return " ".join(str(df.value.to_dict()) for df in at.dataframe) + " ".join(
             " ".join(s.options) for s in at.selectbox)
 
-    seen = listed("alice", "pages/6_Runs.py")
+    seen = listed("alice", "app_pages/runs.py")
     assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
-    seen = listed("alice", "pages/3_Reconstructions.py")
+    seen = listed("alice", "app_pages/reconstructions.py")
     assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
     monkeypatch.setenv("AE_LAB_INSTRUCTORS", "teach")
-    seen = listed("teach", "pages/6_Runs.py")
+    seen = listed("teach", "app_pages/runs.py")
     assert a.run_id()[:8] in seen and b.run_id()[:8] in seen

@@ -128,10 +128,12 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     settle(pg)
     no_exception(pg)
     assert "variational autoencoder" in pg.inner_text("[data-testid=stMain]")
+    pg.wait_for_selector("text=GPU found", timeout=BOOT_S * 1000)  # Home draws its text first, then loads torch
     shoot(pg, "0_home")
 
-    # Train: the seed-vae preset with a short run on the bundled MNIST.
-    pg.goto(f"{server}/Train")
+    # Train (through the sidebar's navigation): the seed-vae preset with a short run on the bundled MNIST.
+    pg.locator("[data-testid=stSidebarNav] a", has_text="Train").first.click()
+    pg.wait_for_url("**/Train", timeout=60_000)
     settle(pg)
     assert "seed-vae" in pg.inner_text("[data-testid=stMain]")
     launch = pg.get_by_role("button", name="Launch")

@@ -163,11 +163,11 @@ def test_every_lesson_has_claim_why_and_specs():
 def _app(page: str):
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
+    return AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=120)
 
 
 def test_lessons_page_renders_without_runs():
-    at = _app("7_Lessons.py").run()
+    at = _app("lessons.py").run()
     assert not at.exception, at.exception
     assert any("Claim" in i.value for i in at.info)
     assert any(b.label.startswith("▶ Train") for b in at.button)
@@ -180,7 +180,7 @@ def test_lessons_page_shows_evidence_of_cached_runs(mstore, monkeypatch):
     train_lesson("mlp-cnn", "test", mstore)
     train_lesson("vae-latent", "test", mstore)
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(mstore.root))
-    at = _app("7_Lessons.py")
+    at = _app("lessons.py")
     at.run()
     at.sidebar.toggle[0].set_value(True).run()  # quick version = the 'test' size trained above
     at.sidebar.radio[0].set_value("mlp-cnn").run()
@@ -193,12 +193,12 @@ def test_lessons_page_shows_evidence_of_cached_runs(mstore, monkeypatch):
 
 
 def test_compare_page(store):
-    at = _app("9_Compare.py").run()
+    at = _app("compare.py").run()
     assert not at.exception and any("No finished runs" in i.value for i in at.info)
     for beta in (0.5, 4.0):
         train(preset("seed-vae", dataset="synthetic", epochs=1, beta=beta), store=store)
     train(preset("seed-mlp-ae", dataset="synthetic", epochs=1), store=store)
-    at = _app("9_Compare.py").run()
+    at = _app("compare.py").run()
     assert not at.exception, at.exception
     assert len(at.multiselect[0].value) == 3
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3

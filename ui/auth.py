@@ -1,10 +1,10 @@
-"""Who is using the app: a plain local mode by default, OIDC login (`st.login`) in classroom mode.
+"""Who is using the app: a plain local mode by default, OIDC login (`st.login`) in classroom mode
+(ui.classroom says which; see docs/cluster.md for the `[auth]` settings).
 
-Classroom mode is on when $AE_LAB_CLASSROOM=1 or `.streamlit/secrets.toml` has `[classroom] enabled = true`.
-Then users log in through the OIDC provider configured in the `[auth]` section (see docs/cluster.md), and
-the pages get a `ClassroomBackend`: each student sees only their own jobs; instructors (listed in the class
-policy, `[classroom] instructors` or $AE_LAB_INSTRUCTORS) see all and set the limits.
-Pages call `current_user()` for (name, role) and `user_backend()` for the backend as that user sees it.
+In classroom mode the pages get a `ClassroomBackend`: each student sees only their own jobs; instructors
+(listed in the class policy, `[classroom] instructors` or $AE_LAB_INSTRUCTORS) see all and set the limits.
+Pages call `current_user()` for (name, role) and `try_user_backend()` for the backend as that user sees it.
+The router calls `sidebar_user()` (the login gate) before any page runs.
 """
 
 from __future__ import annotations
@@ -20,30 +20,8 @@ from engine.core.store import default_root
 from engine.jobs import Backend, JobError
 from engine.jobs.classroom import INSTRUCTOR, ClassroomBackend, Policy, User, role_of
 
-from .common import backend, plain_backend
-
-
-def _secrets(section: str) -> dict:
-    """A section of secrets.toml, or {} when there is no secrets file or no such section."""
-    try:
-        return dict(st.secrets.get(section, {}) or {})
-    except Exception:  # noqa: BLE001 - no secrets file at all
-        return {}
-
-
-def classroom_enabled() -> bool:
-    env = os.environ.get("AE_LAB_CLASSROOM", "").strip().lower()
-    if env:
-        return env in ("1", "true", "yes", "on")
-    return bool(_secrets("classroom").get("enabled", False))
-
-
-def oidc_configured() -> bool:
-    return bool(_secrets("auth"))
-
-
-def _provider() -> str | None:
-    return os.environ.get("AE_LAB_AUTH_PROVIDER") or _secrets("classroom").get("provider") or None
+from .backend import backend, plain_backend
+from .classroom import classroom_enabled, oidc_configured, provider, secrets
 
 
 def _policy() -> Policy:
@@ -62,10 +40,10 @@ def _login_screen() -> None:
         st.error("Login needs the Authlib package on the server: `pip install Authlib==1.9.6`, then restart the app.")
         st.stop()
     st.write("Log in to train models; your runs are yours, and runs anyone in the class trained load instantly.")
-    provider = _provider()
+    name = provider()
     if st.button("Log in", type="primary"):
-        if provider:
-            st.login(provider)
+        if name:
+            st.login(name)
         else:
             st.login()
     st.stop()
@@ -93,7 +71,7 @@ def current_user() -> tuple[str, str]:
         st.error("Classroom mode needs a login: add an [auth] section to .streamlit/secrets.toml (docs/cluster.md).")
         st.stop()
     policy = _policy()
-    extra = [n for n in _secrets("classroom").get("instructors", []) if isinstance(n, str)]
+    extra = [n for n in secrets("classroom").get("instructors", []) if isinstance(n, str)]
     role = role_of(name, policy.model_copy(update={"instructors": policy.instructors + extra}))
     return name, role
 
@@ -114,7 +92,9 @@ def user_backend() -> Backend:
 
 
 def try_user_backend() -> Backend | None:
-    """user_backend(), or None after showing why background jobs are unavailable (like common.try_backend)."""
+    """user_backend(), or None after showing why background jobs are unavailable.
+
+    Every page gets its backend here (classroom mode: only the user's own jobs, quotas)."""
     if not classroom_enabled():
         return plain_backend()
     name, role = current_user()  # may stop the page at the login screen

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
-import torch
 
-from ui.common import fresh_samples, model_or_error, page_config, run_and_config, show_grid, snapshot, store
-
-page_config("Samples", ":material/casino:")
+from engine.teaching.latent import fresh_samples
+from ui.backend import store
+from ui.images import show_grid
+from ui.pickers import run_and_config
+from ui.runs import model_or_error, snapshot, spread_out
 
 st.title("Samples")
 st.caption("A VAE's KL term makes the codes of real images look like draws from N(0, I). So decoding a *random* z "
@@ -24,11 +26,11 @@ if not cfg.variational:
 elif not epochs:
     st.info("No finished epoch yet.")
 else:
-    shown = epochs if len(epochs) <= 10 else [epochs[round(i * (len(epochs) - 1) / 9)] for i in range(10)]
+    shown = spread_out(epochs, 10)
     strip = [snapshot(rid, e) for e in shown]
     strip = [(e, s) for e, s in zip(shown, strip, strict=True) if s is not None and "samples" in s]
     if strip:
-        rows = torch.cat([s["samples"][:10] for _, s in strip])
+        rows = np.concatenate([s["samples"][:10] for _, s in strip])
         left, right = st.columns([3, 2])
         with left:
             show_grid(rows, f"one row per epoch ({', '.join(str(e) for e, _ in strip)}), top to bottom; "
@@ -60,16 +62,10 @@ if not cfg.variational:
 if seed < 0:
     st.error("The seed must be 0 or a positive whole number.")
 else:
-    loaded = model_or_error(rid)
-    if loaded is not None:
-        _, model = loaded
-        scale, shift = torch.full((cfg.latent_dim,), float(temp)), None
-        if match:
-            snap = snapshot(rid)
-            if snap is not None:
-                codes = snap["latent"].float()
-                scale, shift = codes.std(0) * temp, codes.mean(0)
-        imgs = fresh_samples(model, cfg, int(n), int(seed), scale=scale, shift=shift)
+    model = model_or_error(rid)
+    if model is not None:
+        snap = snapshot(rid) if match else None
+        imgs = fresh_samples(model, int(n), int(seed), temp, like=None if snap is None else snap["latent"])
         show_grid(imgs, f"{n} codes z ~ N({'μ_codes' if match else '0'}, "
                         f"{'σ_codes' if match else 'I'}{' × ' + format(temp, 'g') if temp != 1 else ''}) "
                         f"decoded by the latest checkpoint (seed {seed})", nrow=10 if n == 100 else 8)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 import torch
 
 from engine.data import graphs
 from engine.teaching import graph_ae as gae
-from ui.common import page_config
-from ui.extra_ui import graph_chart, history_chart
+from ui.images import matrix_picture
+from ui.physics_charts import graph_chart, history_chart
 
-page_config("Graph AE", ":material/hub:")
 st.title("Graph autoencoders")
 st.markdown(
     "The lecture: *the architecture follows the data* — vectors → MLP, fields → CNN, **graphs → GNN**. A graph "
@@ -88,8 +86,6 @@ with right:
     with torch.no_grad():
         p = torch.sigmoid(res.embedding @ res.embedding.T)
     st.markdown("**Reconstructed adjacency** σ(z zᵀ) (left) vs the real one (right).")
-    pic = torch.cat([p, torch.full((g.n, 2), 0.5), g.adj], 1)
-    scale = max(1, 240 // g.n)
-    st.image((pic.repeat_interleave(scale, 0).repeat_interleave(scale, 1).numpy() * 255).astype(np.uint8))
+    st.image(matrix_picture(p, g.adj))
 if g.name == "karate":
     st.caption("Data: W. W. Zachary, J. Anthropol. Res. 33, 452 (1977), via networkx.karate_club_graph().")

@@ -9,10 +9,11 @@ from engine.core.config import ConfigError, make_config
 from engine.core.models import cnn_problem
 from engine.data import uploads
 from engine.data.uploads import UploadError
-from ui.common import page_config, show_grid
-from ui.extra_ui import download_button, job_progress, launch
+from ui.background import job_progress, launch
+from ui.images import show_grid
+from ui.nav import link
+from ui.runs import download_button
 
-page_config("Your data", ":material/upload:")
 st.title("Train on your own data")
 st.markdown(
     "Upload **images** — a `.zip` of PNG/JPG files (sub-folders become classes), or an `.npy`/`.npz` array shaped "
@@ -99,7 +100,7 @@ with b2:
                "Reconstructions, Samples and Latent space work on it too.")
 job_progress("upload_job")
 if st.session_state.get("upload_job"):
-    st.page_link("pages/2_Live_run.py", label="Open Live run", icon=":material/monitoring:")
+    link("live_run", "Open Live run")
     download_button(st.session_state["upload_job"], "upload_dl")
 with st.expander("Remove this dataset", icon=":material/delete:"):
     if st.button("Remove", key="upload_remove"):

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
-import torch
 
+from ui.backend import store
 from ui.charts import bar_chart
-from ui.common import (
-    config_of,
-    page_config,
-    per_image_mse,
-    run_picker,
-    runs,
-    show_grid,
-    snapshot,
-    snapshot_epoch_slider,
-    store,
-)
-
-page_config("Reconstructions", ":material/compare:")
+from ui.images import pixel_error, show_grid
+from ui.pickers import run_picker, snapshot_epoch_slider
+from ui.runs import config_of, runs, snapshot
 
 st.title("Reconstructions")
 st.caption("The same 16 held-out digits (never trained on) go through the encoder and back out of the decoder after "
            "every epoch. Grey lines separate the images; each picture is the real 28×28 pixels, enlarged.")
 
 
-def show_pairs(snap: dict, title: str | None = None) -> torch.Tensor:
+def show_pairs(snap: dict, title: str | None = None) -> np.ndarray:
     """Originals (row 1, 3) above their reconstructions (row 2, 4), plus per-image error."""
     orig, recon = snap["orig"], snap["recon"]
-    rows = torch.cat([orig[:8], recon[:8], orig[8:16], recon[8:16]])
+    rows = np.concatenate([orig[:8], recon[:8], orig[8:16], recon[8:16]])
     show_grid(rows, title or "rows 1 & 3: originals · rows 2 & 4: reconstructions")
-    err = per_image_mse(orig, recon)
+    err = pixel_error(orig, recon)
     st.caption(f"Mean squared pixel error (pixels in [0, 1]): **{float(err.mean()):.4f}** on average; the worst is "
                f"image #{int(err.argmax())} ({float(err.max()):.4f}).")
     return err
@@ -78,7 +69,7 @@ with tab_one:
                     )
             if "noisy" in snap:
                 st.subheader("Denoising")
-                show_grid(torch.cat([snap["noisy"][:8], snap["denoised"][:8], snap["orig"][:8]]),
+                show_grid(np.concatenate([snap["noisy"][:8], snap["denoised"][:8], snap["orig"][:8]]),
                           "row 1: corrupted input · row 2: the model's output · row 3: the clean original")
                 st.caption("The model only ever saw corrupted inputs but was asked for the clean digit, so it "
                            "learned what digits look like rather than copying pixels.")

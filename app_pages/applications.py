@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from engine.data import load
 from engine.teaching.applications import (
@@ -21,11 +21,12 @@ from engine.teaching.applications import (
     recon_scores,
     sample,
 )
-from engine.teaching.lessons import default_size, epochs_specs, regularizer_specs, u8
-from ui.common import load_model, page_config, show_grid
-from ui.lesson_ui import ensure_runs, histogram, lines, roc_chart
+from engine.teaching.lessons import default_size, epochs_specs, regularizer_specs
+from ui.background import ensure_runs
+from ui.images import show_grid
+from ui.lesson_charts import histogram, lines, roc_chart
+from ui.runs import load_model
 
-page_config("Applications", ":material/science:")
 st.title("Applications")
 st.caption("What autoencoders are used for, on real held-out MNIST digits. Each tool trains its small models once "
            "(in the background, cached) the first time you open it.")
@@ -41,6 +42,12 @@ x, y = data.test_x, data.test_y
 @st.cache_data(show_spinner="Fitting PCA…", max_entries=4)
 def pca_rows(ks: tuple[int, ...]) -> list[dict]:
     return compression_table(data.train_x, x, None, ks)
+
+
+def example(digit: int, k: int):
+    """The k-th held-out image of `digit` (counting round when there are fewer)."""
+    of_digit = x[y == digit]
+    return of_digit[k % len(of_digit)]
 
 
 def models(specs: dict) -> dict:
@@ -90,7 +97,7 @@ with tab_d:
         seed = b.number_input("Noise seed", 0, 10_000, 0, key="den_seed")
         if img is not None:
             r = denoise(model, cfg, img, level, int(seed))
-            show_grid(u8(torch.cat([img, r["noisy"], r["clean"]])), nrow=3, scale=6,
+            show_grid(np.concatenate([img, r["noisy"], r["clean"]]), nrow=3, scale=6,
                       caption=f"clean · noisy (error {r['err_noisy'][0]:.1f}) · "
                               f"cleaned (error {r['err_clean'][0]:.1f})")
             st.caption("Error = squared difference from the clean image, summed over the 784 pixels. Uploads are "
@@ -137,14 +144,11 @@ with tab_g:
         seed = a.number_input("Seed", 0, 10_000, 0, key="gen_seed")
         temp = b.slider("Temperature (std of z)", 0.1, 2.0, 1.0, 0.1, key="gen_temp",
                         help="Below 1: safer, more average digits; above 1: more varied and more broken ones.")
-        show_grid(u8(sample(model, cfg, 32, int(seed), temp)), "32 samples z ~ N(0, T²·I), decoded", nrow=8)
+        show_grid(sample(model, cfg, 32, int(seed), temp), "32 samples z ~ N(0, T²·I), decoded", nrow=8)
         a, b, c = st.columns(3)
         da = a.selectbox("From digit", list(range(10)), index=3, key="gen_a")
         db = b.selectbox("To digit", list(range(10)), index=8, key="gen_b")
         k = c.number_input("Example #", 0, 50, 0, key="gen_k")
-        ia = (y == da).nonzero().flatten()
-        ib = (y == db).nonzero().flatten()
-        xa, xb = x[ia[int(k) % len(ia)]], x[ib[int(k) % len(ib)]]
-        walk = interpolate(model, cfg, xa, xb, steps=10)
-        show_grid(u8(walk["latent"]), "through the latent space: every step is a digit", nrow=10, scale=3)
-        show_grid(u8(walk["pixels"]), "through pixel space (a cross-fade), for contrast", nrow=10, scale=3)
+        walk = interpolate(model, cfg, example(da, int(k)), example(db, int(k)), steps=10)
+        show_grid(walk["latent"], "through the latent space: every step is a digit", nrow=10, scale=3)
+        show_grid(walk["pixels"], "through pixel space (a cross-fade), for contrast", nrow=10, scale=3)

@@ -2,66 +2,40 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from engine.jobs import FINISHED, RESUMABLE, JobError
-from ui.auth import limits_panel
+from engine.teaching.narration import run_label
+from ui.auth import limits_panel, try_user_backend
+from ui.backend import store
+from ui.background import cancel_button
 from ui.charts import epoch_chart
-from ui.common import RUN_KEY, link, page_config, run_label, runs, select_run, store, try_backend
-from ui.extra_ui import download_button
-
-page_config("Runs", ":material/folder_open:")
+from ui.nav import go, link
+from ui.runs import download_button, runs
+from ui.state import RUN_KEY, select_run
+from ui.tables import merge_runs, metrics_table, overview, settings_table
 
 st.title("Runs")
 st.caption("Every run trained here (in the app or with `python -m engine train`). A run's id is a hash of its "
            "settings, so training the same settings again loads it from this list instead of retraining.")
 
-be = try_backend()
+be = try_user_backend()
 s = store()
-rows: dict[str, dict] = {}
-for m in runs(with_snapshots=False):  # in classroom mode a student's own runs only
-    rows[m["run_id"]] = {"run_id": m["run_id"], "status": m.get("status", "?"), "config": m.get("config") or {},
-                         "epochs_done": m.get("epochs_done", 0), "epochs": m.get("epochs"),
-                         "train": m.get("train") or {}, "heldout": m.get("heldout") or {},
-                         "message": m.get("message", ""), "updated": m.get("updated", 0)}
 jobs = {}
 if be is not None:
     try:
         jobs = {j.job_id: j for j in be.jobs()}
     except JobError as e:
         st.error(str(e))
-for jid, j in jobs.items():
-    r = rows.setdefault(jid, {"run_id": jid, "config": j.config, "train": {}, "heldout": {}, "updated": j.created})
-    r.update(status=j.status, epochs_done=max(j.epoch, r.get("epochs_done") or 0), epochs=j.epochs,
-             message=j.message or r.get("message", ""), owner=j.owner)
+rows = merge_runs(runs(with_snapshots=False), jobs)  # in classroom mode a student's own runs only
 
 if not rows:
     st.info("No runs yet. Train one on the **Train** page.")
-    link("pages/1_Train.py", "Go to Train", ":material/fitness_center:")
+    link("train", "Go to Train")
     st.stop()
 
-order = sorted(rows, key=lambda i: rows[i].get("updated") or 0, reverse=True)
-
-
-def fmt(v) -> float | None:
-    return round(float(v), 4) if isinstance(v, int | float) else None
-
-
-table = pd.DataFrame([{
-    "status": rows[i]["status"],
-    "name": rows[i]["config"].get("name"),
-    "model": f"{rows[i]['config'].get('arch', '?').upper()} {'VAE' if rows[i]['config'].get('variational') else 'AE'}",
-    "latent": rows[i]["config"].get("latent_dim"),
-    "dataset": rows[i]["config"].get("dataset"),
-    "epochs": f"{rows[i].get('epochs_done') or 0}/{rows[i].get('epochs') or rows[i]['config'].get('epochs')}",
-    "held-out recon": fmt(rows[i]["heldout"].get("recon")),
-    "held-out KL": fmt(rows[i]["heldout"].get("kl")) if rows[i]["config"].get("variational") else None,
-    "pixel MSE (held-out)": fmt((rows[i]["heldout"].get("mse01") or 0) / 784) if rows[i]["heldout"] else None,
-    "train loss": fmt(rows[i]["train"].get("loss")),
-    "run id": i,
-} for i in order])
-st.dataframe(table, hide_index=True, width="stretch")
+order = list(rows)
+st.dataframe(overview(rows), hide_index=True, width="stretch")
 st.caption("held-out recon and KL are per image (the units of the run's own loss); pixel MSE is the mean squared "
            "error per pixel in [0, 1], comparable across every model.")
 
@@ -91,15 +65,10 @@ if c[1].button("Resume", key="runs_resume", icon=":material/play_arrow:", disabl
         st.error(f"Could not resume: {e}")
     else:
         select_run(jid)
-        st.switch_page("pages/2_Live_run.py")
-if c[2].button("Cancel", key="runs_cancel", icon=":material/stop:", disabled=not running,
-               help="Stop the running job after its current step; the last finished epoch is kept."):
-    try:
-        be.cancel(pick)
-        st.toast("Cancelling…")
-    except JobError as e:
-        st.error(str(e))
-    st.rerun()
+        go("live_run")
+with c[2]:
+    cancel_button(be, pick, "runs_cancel", disabled=not running,
+                  help="Stop the running job after its current step; the last finished epoch is kept.")
 with c[3]:
     sure = st.checkbox("I'm sure", key="runs_sure", help="Deleting removes the weights, history and snapshots.")
     if st.button("Delete", key="runs_delete", icon=":material/delete:", disabled=not sure, type="secondary",
@@ -121,23 +90,13 @@ with c[3]:
 if r.get("message"):
     (st.error if status == "failed" else st.info)(r["message"])
 download_button(pick, key="runs_export")
-METRIC_NAMES = {"recon": "reconstruction / image (its own loss units)", "kl": "KL / image (nats)",
-                "mse01": "squared pixel error / image (pixels in [0, 1])", "loss": "total loss / image",
-                "posterior_std": "mean posterior σ (1 = prior, 0 = certain)",
-                "denoised_mse01": "squared error / image after denoising",
-                "noisy_mse01": "squared error / image of the noisy input"}
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Settings**")
-    cfg = r["config"]
-    st.dataframe(pd.DataFrame({"setting": list(cfg), "value": [str(v) for v in cfg.values()]}), hide_index=True,
-                 width="stretch", height=260)
+    st.dataframe(settings_table(r["config"]), hide_index=True, width="stretch", height=260)
     if r["heldout"]:
         st.markdown("**Final held-out metrics** (1,000 digits never trained on)")
-        st.dataframe(pd.DataFrame({"metric": [METRIC_NAMES.get(k, k) for k, v in r["heldout"].items()
-                                              if not isinstance(v, list)],
-                                   "value": [round(float(v), 4) for v in r["heldout"].values()
-                                             if not isinstance(v, list)]}), hide_index=True, width="stretch")
+        st.dataframe(metrics_table(r["heldout"]), hide_index=True, width="stretch")
 with right:
     hist = s.history(pick)
     ch = epoch_chart(hist.get("epochs") or [], "recon")

@@ -1,32 +1,22 @@
-"""Helpers for the Ising, Your data and Graph AE pages: Altair charts (pure functions), launching a run
-through the background backend and a job-progress fragment."""
+"""Altair charts for the Ising and Graph AE pages: data in, `alt.Chart` out. Pure functions, no Streamlit;
+the critical temperature comes in as an argument (the page has it from engine.data.ising)."""
 
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
-import streamlit as st
-
-from engine.core.config import RunConfig
-from engine.data.ising import TC
-from engine.jobs import JobError
-from engine.teaching.export import export_zip
-from ui.common import backend, store, submit
-
-TC_LABEL = f"T_c ≈ {TC:.3f}"
 
 
-# ---- charts -------------------------------------------------------------------------------------
-def tc_rule(y_title: str | None = None) -> alt.Chart:
-    """A dashed vertical line at the critical temperature."""
-    df = pd.DataFrame({"T": [TC], "label": [TC_LABEL]})
+def tc_rule(tc: float) -> alt.Chart:
+    """A dashed vertical line at the critical temperature `tc`."""
+    df = pd.DataFrame({"T": [tc], "label": [f"T_c ≈ {tc:.3f}"]})
     rule = alt.Chart(df).mark_rule(color="#d62728", strokeDash=[6, 4]).encode(x="T:Q")
     text = alt.Chart(df).mark_text(align="left", dx=4, dy=-6, color="#d62728").encode(
         x="T:Q", y=alt.value(8), text="label:N")
     return rule + text
 
 
-def observables_chart(rows: list[dict]) -> alt.Chart:
+def observables_chart(rows: list[dict], tc: float) -> alt.Chart:
     """<|m|> and energy per spin vs T, with T_c."""
     df = pd.DataFrame(rows).melt(id_vars=["T"], value_vars=["abs_m", "energy"], var_name="what", value_name="value")
     df["what"] = df["what"].map({"abs_m": "⟨|m|⟩ magnetization", "energy": "⟨E⟩/N energy per spin"})
@@ -34,22 +24,23 @@ def observables_chart(rows: list[dict]) -> alt.Chart:
         x=alt.X("T:Q", title="temperature T"), y=alt.Y("value:Q", title=None),
         color=alt.Color("what:N", title=None, legend=alt.Legend(orient="bottom")),
         tooltip=["T:Q", "what:N", alt.Tooltip("value:Q", format=".3f")])
-    return (line + tc_rule()).properties(height=260)
+    return (line + tc_rule(tc)).properties(height=260)
 
 
 def latent_vs(df: pd.DataFrame, x: str, x_title: str, z: str, color: str, color_title: str,
-              with_tc: bool = False, z_title: str | None = None) -> alt.Chart:
-    """Scatter of one latent coordinate against a physical quantity (Wetzel 2017, Fig. 3 style)."""
+              tc: float | None = None, z_title: str | None = None) -> alt.Chart:
+    """Scatter of one latent coordinate against a physical quantity (Wetzel 2017, Fig. 3 style); with a
+    line at the critical temperature `tc` if given."""
     pts = alt.Chart(df).mark_circle(size=14, opacity=0.5).encode(
         x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{z}:Q", title=z_title or f"latent {z}"),
         color=alt.Color(f"{color}:Q", title=color_title, scale=alt.Scale(scheme="turbo")),
         tooltip=[alt.Tooltip("T:Q", format=".3f"), alt.Tooltip("abs_m:Q", title="|m|", format=".3f"),
                  alt.Tooltip(f"{z}:Q", format=".3f")])
-    chart = pts + tc_rule() if with_tc else pts
+    chart = pts + tc_rule(tc) if tc is not None else pts
     return chart.properties(height=300)
 
 
-def recon_vs_t(df: pd.DataFrame) -> alt.Chart:
+def recon_vs_t(df: pd.DataFrame, tc: float) -> alt.Chart:
     """Mean reconstruction error per temperature (with a band of ± one standard deviation) and T_c."""
     g = df.groupby("T")["recon_err"].agg(["mean", "std"]).reset_index()
     g["lo"], g["hi"] = g["mean"] - g["std"], g["mean"] + g["std"]
@@ -58,7 +49,7 @@ def recon_vs_t(df: pd.DataFrame) -> alt.Chart:
     line = base.mark_line(point=True).encode(
         y=alt.Y("mean:Q", title="reconstruction error (MSE per spin)"),
         tooltip=[alt.Tooltip("T:Q", format=".3f"), alt.Tooltip("mean:Q", format=".4f")])
-    return (band + line + tc_rule()).properties(height=280)
+    return (band + line + tc_rule(tc)).properties(height=280)
 
 
 def graph_chart(xy, labels, classes: list[str], edges, names: list[str] | None = None) -> alt.Chart:
@@ -80,6 +71,7 @@ def graph_chart(xy, labels, classes: list[str], edges, names: list[str] | None =
 
 
 def history_chart(history: list[dict]) -> alt.Chart:
+    """A graph autoencoder's training loss and validation AUC per epoch."""
     df = pd.DataFrame(history)
     keep = [c for c in ("loss", "val_auc") if c in df and df[c].notna().any()]
     df = df.melt(id_vars=["epoch"], value_vars=keep, var_name="what", value_name="value").dropna()
@@ -87,63 +79,3 @@ def history_chart(history: list[dict]) -> alt.Chart:
     return alt.Chart(df).mark_line(point=True).encode(
         x="epoch:Q", y=alt.Y("value:Q", title=None), color=alt.Color("what:N", title=None),
         tooltip=["epoch:Q", "what:N", alt.Tooltip("value:Q", format=".3f")]).properties(height=220)
-
-
-# ---- launching runs ----------------------------------------------------------------------------
-def launch(cfg: RunConfig, key: str) -> str | None:
-    """Submit `cfg` to the background backend (pages never train in the script thread); remembers the job
-    in session_state[key] and makes it the selected run. Returns the run id, or None after saying why not."""
-    jid = submit(cfg)
-    if jid is not None:
-        st.session_state[key] = jid
-    return jid
-
-
-def job_progress(key: str) -> None:
-    """Show the job remembered in session_state[key]: a progress bar that updates while it runs."""
-    jid = st.session_state.get(key)
-    if not jid:
-        return
-    try:
-        be = backend()
-        info = be.status(jid)
-    except Exception:  # noqa: BLE001 - no backend or an unknown job: nothing to show
-        return
-
-    @st.fragment(run_every=1.5 if not info.done else None)
-    def _show() -> None:
-        try:
-            i = be.status(jid)
-        except JobError as e:
-            st.error(str(e))
-            return
-        frac = (i.step / i.steps_total) if i.steps_total else (1.0 if i.done else 0.0)
-        text = f"{i.status} · epoch {i.epoch}/{i.epochs}" + (f" · {i.message}" if i.message else "")
-        st.progress(min(1.0, max(0.0, frac)), text=text)
-        if i.done and not info.done:
-            st.rerun()  # one full rerun: the analysis below appears
-
-    _show()
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _zip(root: str, run_id: str, mtime: float) -> bytes:
-    from engine.core.store import Store
-
-    return export_zip(Store(root), run_id)
-
-
-def download_button(run_id: str, key: str) -> None:
-    """Download the run's weights + standalone model.py + config.json as a zip."""
-    s = store()
-    state = s.run_dir(run_id) / "state.pt"
-    if not state.exists():
-        return
-    try:
-        data = _zip(str(s.root), run_id, state.stat().st_mtime)
-    except (FileNotFoundError, OSError) as e:
-        st.caption(f"Export unavailable: {e}")
-        return
-    st.download_button("Download model (weights, model.py, config)", data, file_name=f"{run_id}.zip",
-                       mime="application/zip", key=key, icon=":material/download:",
-                       help="model.py defines the network and load(); use it in a notebook with only torch installed.")

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
-import torch
 
 from engine.jobs import RESUMABLE, JobError
+from engine.teaching.narration import fmt_seconds, trend_text
+from ui.auth import try_user_backend
+from ui.background import cancel_button
 from ui.charts import loss_chart, total_chart
-from ui.common import fmt_seconds, job_picker, link, page_config, select_run, show_grid, trend_text, try_backend
+from ui.images import show_grid
+from ui.nav import link
+from ui.pickers import job_picker
+from ui.state import select_run
 
-page_config("Live run", ":material/monitoring:")
 REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
 
 st.title("Live run")
-be = try_backend()
+be = try_user_backend()
 if be is None:
     st.stop()
 info = job_picker(be, "Job", key="live_job")
 if info is None:
     st.info("No training jobs yet. Launch one on the **Train** page — it opens here by itself.")
-    link("pages/1_Train.py", "Go to Train", ":material/fitness_center:")
+    link("train", "Go to Train")
     st.stop()
 
 jid = info.job_id
@@ -30,14 +35,8 @@ running = not info.done
 # ---- controls (a click reruns the page, which picks up the new status) ----------------------------
 b1, b2, b3 = st.columns([1, 1, 4])
 with b1:
-    if st.button("Cancel", disabled=not running, key="cancel", icon=":material/stop:",
-                 help="Stop after the current step; the last finished epoch stays saved and can be resumed."):
-        try:
-            be.cancel(jid)
-            st.toast("Cancelling — the last finished epoch is kept.")
-        except JobError as e:
-            st.error(str(e))
-        st.rerun()
+    cancel_button(be, jid, "cancel", disabled=not running,
+                  help="Stop after the current step; the last finished epoch stays saved and can be resumed.")
 with b2:
     if st.button("Resume", disabled=info.status not in RESUMABLE, key="resume", icon=":material/play_arrow:",
                  help="Continue a cancelled, failed or interrupted job from its last finished epoch."):
@@ -80,10 +79,7 @@ def live() -> None:
     except JobError as e:
         st.error(f"{e}. Pick another job above.")
         return
-    frac = now.step / now.steps_total if now.steps_total else (now.epoch / now.epochs if now.epochs else 0.0)
-    if now.status == "completed":
-        frac = 1.0
-    st.progress(min(max(frac, 0.0), 1.0),
+    st.progress(now.progress,
                 text=f"{now.status} · epoch {now.epoch}/{now.epochs or cfg.get('epochs')} · "
                      f"step {now.step}/{now.steps_total or '?'} · "
                      f"ETA {fmt_seconds(now.eta_s) if not now.done else '—'}")
@@ -132,7 +128,7 @@ def live() -> None:
                     + (", and digits decoded from fixed random z ~ N(0, I):" if "samples" in snap else ":"))
         a, b = st.columns(2)
         with a:
-            show_grid(torch.cat([snap["orig"][:8], snap["recon"][:8]]), "originals / reconstructions")
+            show_grid(np.concatenate([snap["orig"][:8], snap["recon"][:8]]), "originals / reconstructions")
         if "samples" in snap:
             with b:
                 show_grid(snap["samples"][:16], "samples from fixed z")

@@ -6,10 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from engine.teaching.lessons import LESSONS, Runs, default_size
-from ui.common import load_model, page_config, show_grid, store
-from ui.lesson_ui import bars, ensure_runs, histogram, lines, scatter
+from ui.backend import store
+from ui.background import ensure_runs
+from ui.images import show_grid
+from ui.lesson_charts import bars, histogram, lines, scatter
+from ui.runs import checkpoint_mtime, load_model
 
-page_config("Lessons", ":material/school:")
 st.title("Lessons")
 st.caption("Each lesson states one claim of the lecture, trains (or loads) the small runs that show it, and draws "
            "the evidence on real held-out MNIST digits. Runs are cached: once anyone trained them, they load at once.")
@@ -221,8 +223,7 @@ if lesson.note:
     st.caption(lesson.note)
 runs = lesson.runs(size, store(), load_model)
 if ensure_runs(runs.specs, f"lesson_{key}", "this lesson's runs"):
-    s = store()
-    stamp = tuple((c.run_id(), (s.run_dir(c.run_id()) / "state.pt").stat().st_mtime) for c in runs.specs.values())
+    stamp = tuple((c.run_id(), checkpoint_mtime(c.run_id())) for c in runs.specs.values())
     try:
         ev = evidence(key, size, stamp)
     except Exception as e:  # noqa: BLE001 - a half-written or deleted run must not break the page

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from engine.core.config import make_config
 from engine.core.presets import PRESETS
 from engine.data import data_root, ising
 from engine.data.ising import TC, IsingParams, default_temps
 from engine.teaching.ising_analysis import analyse
-from ui.common import load_model, page_config, show_grid, store
-from ui.extra_ui import download_button, job_progress, latent_vs, launch, observables_chart, recon_vs_t
+from engine.teaching.latent import most_correlated
+from ui.backend import store
+from ui.background import job_progress, launch
+from ui.images import show_grid, spin_images
+from ui.physics_charts import latent_vs, observables_chart, recon_vs_t
+from ui.runs import checkpoint_mtime, download_button, load_model
 
-page_config("Ising", ":material/grid_on:")
 st.title("The 2-D Ising model: can an autoencoder find the phase transition?")
 st.markdown(
     f"Spins s = ±1 on an L×L lattice with periodic edges, energy H = −Σ s_i s_j over neighbours. Below the critical "
@@ -72,11 +74,11 @@ st.success(f"Dataset **{name}**: {len(data.spins):,} configurations, {params.L}�
            icon=":material/check_circle:")
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(observables_chart(ising.per_temperature(data)), width="stretch")
+    st.altair_chart(observables_chart(ising.per_temperature(data), TC), width="stretch")
 with right:
     picks = [int((data.temp_index == k).nonzero()[0]) for k in range(len(params.temps))]
-    imgs = ((data.spins[picks].float() + 1) * 127.5).to(torch.uint8).unsqueeze(1)
-    show_grid(imgs, caption="One configuration per temperature, coldest top left (black −1, white +1)",
+    show_grid(spin_images(data.spins[picks]),
+              caption="One configuration per temperature, coldest top left (black −1, white +1)",
               nrow=min(8, len(picks)), scale=max(1, 84 // params.L))
 
 # ---- 2. train ---------------------------------------------------------------------------------
@@ -117,28 +119,26 @@ cfg, model = load_model(run_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def analysis(run_id: str, mtime: float, key: str) -> pd.DataFrame:
+def analysis(run_id: str, mtime: float, key: str) -> tuple[pd.DataFrame, int]:
+    """Per held-out configuration: T, m, |m|, energy, reconstruction error and the code (z1, z2, ...); and the
+    coordinate that follows the magnetization best (the one most correlated with m)."""
     a = analyse(model, data)
     df = pd.DataFrame({k: a[k].tolist() for k in ("T", "m", "abs_m", "energy", "recon_err")})
     for j in range(a["z"].shape[1]):
         df[f"z{j + 1}"] = a["z"][:, j].tolist()
-    return df
+    return df, most_correlated(a["z"], a["m"])
 
 
-mtime = (store().run_dir(run_id) / "state.pt").stat().st_mtime
-df = analysis(run_id, mtime, params.key())
+df, best = analysis(run_id, checkpoint_mtime(run_id), params.key())
 zcols = [c for c in df.columns if c.startswith("z")]
-# The latent coordinate that follows the magnetization best: the one most correlated with m.
-corr = {z: abs(df[z].corr(df["m"])) for z in zcols}
-best = max(corr, key=lambda z: 0 if pd.isna(corr[z]) else corr[z])
-zsel = st.radio("Latent coordinate", zcols, index=zcols.index(best), horizontal=True, key="ising_z",
+zsel = st.radio("Latent coordinate", zcols, index=best, horizontal=True, key="ising_z",
                 help="Preselected: the coordinate most correlated with the magnetization m.")
 st.caption(f"Held-out configurations: {len(df):,}. Correlation of {zsel} with m: {df[zsel].corr(df['m']):+.2f}, "
            f"with |m|: {df[zsel].corr(df['abs_m']):+.2f}.")
 a, b = st.columns(2)
 with a:
     st.markdown("**Latent vs temperature.** Below T_c two branches (m ≈ +1 and m ≈ −1), merging above it.")
-    st.altair_chart(latent_vs(df, "T", "temperature T", zsel, "abs_m", "|m|", with_tc=True), width="stretch")
+    st.altair_chart(latent_vs(df, "T", "temperature T", zsel, "abs_m", "|m|", tc=TC), width="stretch")
 with b:
     st.markdown("**Latent vs magnetization m.** A (nearly) monotone curve: the code has learned the order parameter.")
     st.altair_chart(latent_vs(df, "m", "magnetization m", zsel, "T", "T"), width="stretch")
@@ -146,7 +146,7 @@ a, b = st.columns(2)
 with a:
     st.markdown("**Reconstruction error vs T.** Ordered states are easy to rebuild, disordered ones are not: the "
                 "error rises across T_c.")
-    st.altair_chart(recon_vs_t(df), width="stretch")
+    st.altair_chart(recon_vs_t(df, TC), width="stretch")
 with b:
     st.markdown("**|latent| vs |m|.**")
     df2 = df.assign(abs_z=df[zsel].abs())

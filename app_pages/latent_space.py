@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
-from ui.charts import bar_chart, latent_scatter
-from ui.common import (
+from engine.teaching.latent import (
+    active_dims,
     decode_plane,
-    model_or_error,
-    page_config,
     plane_range,
     project_2d,
-    run_and_config,
-    show_grid,
-    snapshot,
-    snapshot_epoch_slider,
-    store,
+    sweep,
     traverse,
+    widest_dim,
 )
-
-page_config("Latent space", ":material/scatter_plot:")
+from ui.backend import store
+from ui.charts import bar_chart, latent_scatter
+from ui.images import show_grid
+from ui.pickers import run_and_config, snapshot_epoch_slider
+from ui.runs import class_names, kl_per_dim, model_or_error, snapshot
 
 st.title("Latent space")
 st.caption("Every held-out digit is encoded to a code z (for a VAE: the mean μ). Left: those codes on a 2-D map, "
@@ -34,12 +31,7 @@ snap = snapshot(rid, epoch) if epoch else None
 if snap is None:
     st.stop()
 
-try:
-    from engine.data import load
-
-    classes = load(cfg.dataset).classes
-except Exception:  # noqa: BLE001 - an unavailable dataset only costs us the class names
-    classes = None
+classes = class_names(cfg.dataset)
 
 codes, labels = snap["latent"].float(), snap["labels"]
 k = codes.shape[1]
@@ -60,11 +52,10 @@ with right:
     if k == 1:
         st.info("With a 1-D latent the map is a line: see the traversal below.")
     else:
-        loaded = model_or_error(rid)
-        if loaded is not None:
-            model_cfg, model = loaded
+        model = model_or_error(rid)
+        if model is not None:
             latest = epochs[-1] if epochs else epoch
-            show_grid(decode_plane(model, model_cfg, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
+            show_grid(decode_plane(model, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
                       caption=f"the decoder (epoch {latest}) at a {n}×{n} grid over the map's area "
                               f"({proj['axes'][0]} → right, {proj['axes'][1]} → up)")
             if latest != epoch:
@@ -82,24 +73,20 @@ else:
 
 # ---- which dimensions are used -------------------------------------------------------------------
 if cfg.variational:
-    hist = store().history(rid)
-    kd = next((e["heldout"].get("kl_per_dim") for e in reversed(hist.get("epochs") or [])
-               if e.get("heldout", {}).get("kl_per_dim")), None)
+    kd = kl_per_dim(rid)
     if kd:
         st.subheader("Which latent dimensions carry information")
         st.altair_chart(bar_chart(kd, "KL per image (nats)", [f"z{i + 1}" for i in range(len(kd))],
                                   x_title="latent dimension"), width="stretch")
-        active = sum(v > 0.1 for v in kd)
-        st.caption(f"{active} of {len(kd)} dimensions have KL > 0.1 (they carry information about the image). "
+        st.caption(f"{active_dims(kd)} of {len(kd)} dimensions have KL > 0.1 (they carry information about the image). "
                    "A dimension with KL ≈ 0 stays at the prior N(0, 1) and is ignored by the decoder: the VAE switches "
                    "dimensions off when the information is not worth its KL price — try a larger β to see it.")
 
 # ---- traversal -----------------------------------------------------------------------------------
 st.subheader("Latent traversal: change one number of the code")
 t1, t2, t3 = st.columns(3)
-spread = codes.std(0)
-default_dim = int(spread.argmax())
-dim = t1.selectbox("Dimension", list(range(k)), index=default_dim, key="lat_dim", format_func=lambda d: f"z{d + 1}",
+dim = t1.selectbox("Dimension", list(range(k)), index=widest_dim(codes), key="lat_dim",
+                   format_func=lambda d: f"z{d + 1}",
                    help="Which coordinate of the code to sweep while the others stay fixed.")
 idx = t2.number_input("Start from held-out digit #", value=0, step=1, key="lat_idx",
                       help=f"Which held-out image's code to start from (0–{len(codes) - 1}).")
@@ -108,13 +95,10 @@ width = t3.slider("Sweep (± standard deviations)", 0.5, 5.0, 3.0, 0.5, key="lat
 if not (0 <= idx < len(codes)):
     st.error(f"The held-out digit number must be between 0 and {len(codes) - 1}, got {idx}.")
 else:
-    loaded = model_or_error(rid)
-    if loaded is not None:
-        model_cfg, model = loaded
-        base = codes[int(idx)]
-        centre, s = float(base[dim]), float(spread[dim]) or 1.0
-        values = torch.linspace(centre - width * s, centre + width * s, 11)
-        row = traverse(model, model_cfg, base, dim, values)
+    model = model_or_error(rid)
+    if model is not None:
+        values = sweep(codes, int(idx), dim, width)
+        row = traverse(model, codes[int(idx)], dim, values)
         lab = int(labels[int(idx)])
         name = classes[lab] if classes and lab < len(classes) else str(lab)
         show_grid(row, f"z{dim + 1} from {values[0]:.2f} to {values[-1]:.2f} (middle image: the code of held-out "

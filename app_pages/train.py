@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
-import torch
 
 from engine.core.config import ConfigError, RunConfig, make_config
-from engine.core.models import cnn_problem
 from engine.core.presets import DESCRIPTIONS, PRESETS
-from engine.data import LOADERS, DataUnavailable, load
-from ui.common import link, page_config, store, submit, try_backend
+from engine.data import LOADERS
+from engine.teaching.narration import completeness
+from ui.auth import try_user_backend
+from ui.backend import store
+from ui.nav import go, link
+from ui.runs import submit
+from ui.train_form import BIG, CUSTOM, QUICK, check, form_values, to_settings
 
-page_config("Train", ":material/fitness_center:")
-
-_warm = try_backend()
+_warm = try_user_backend()
 if _warm is not None:
     _warm.prewarm()  # a warm worker process (torch loaded) makes Launch start training in a fraction of a second
 
 FORM = "train_form"  # the form's values, kept while the student visits other pages
-CUSTOM = "custom"
-PIXELS = 784
-QUICK = {"epochs": 2, "train_limit": 2000}
-
-
-def form_values(name: str) -> dict:
-    """A preset's settings in the form's representation (every field of RunConfig)."""
-    base = RunConfig().model_dump()
-    if name in PRESETS:
-        base.update(PRESETS[name])
-    base["name"] = name
-    base["hidden"] = ", ".join(str(h) for h in base["hidden"])
-    base["train_limit"] = base["train_limit"] or 0
-    return base
 
 
 def put(values: dict) -> None:
@@ -93,11 +78,7 @@ with model_col:
                          "2 gives a latent map you can see directly.")
     k = st.session_state["tr_latent_dim"]
     if isinstance(k, int | float) and k > 0:
-        if k < PIXELS:
-            st.caption(f"**Under-complete**: {k} < {PIXELS} pixels, so the code must compress the image.")
-        else:
-            st.caption(f"**Over-complete**: {k} ≥ {PIXELS} pixels — the network could simply copy the input. "
-                       "Add sparsity, noise or a contractive penalty so it learns something useful.")
+        st.caption(completeness(k))
     st.selectbox("Latent activation", ["none", "sigmoid", "relu"], key="tr_latent_activation",
                  help="Squashes the code: 'sigmoid' keeps each unit in (0, 1) (needed for sparsity). "
                       "A VAE's code is a Gaussian sample, so 'none'.")
@@ -163,85 +144,35 @@ st.session_state[FORM] = {k: st.session_state[f"tr_{k}"] for k in keys if f"tr_{
 
 
 # ---- validation ---------------------------------------------------------------------------------
-def build() -> tuple[RunConfig | None, list[str]]:
-    """The RunConfig of the form, or the problems that stop it (one line each)."""
-    v = {k: st.session_state.get(f"tr_{k}") for k in RunConfig.model_fields}
-    problems = []
-    try:
-        text = str(v["hidden"]).replace(";", ",").strip()
-        v["hidden"] = tuple(int(h) for h in text.split(",") if h.strip()) if text else ()
-    except ValueError:
-        problems.append(f"hidden layer sizes must be whole numbers separated by commas (e.g. 128, 64), "
-                        f"got '{v['hidden']}'")
-        v["hidden"] = ()
-    v["train_limit"] = int(v["train_limit"]) if v["train_limit"] else None
-    if v["train_limit"] is not None and v["train_limit"] < 0:
-        problems.append("training images must be 0 (all) or a positive number")
-        v["train_limit"] = None
-    preset_name = st.session_state["tr_preset"]
-    v["name"] = preset_name if preset_name in PRESETS and _same_as_preset(v, preset_name) else (
-        f"{preset_name}*" if preset_name in PRESETS else CUSTOM)
+def build() -> tuple[RunConfig | None, list[str], list[str], int | None]:
+    """The RunConfig of the form (None if it cannot launch), the problems that stop it (one line each),
+    notes and the model's parameter count."""
+    values = {k: st.session_state.get(f"tr_{k}") for k in RunConfig.model_fields}
+    fields, problems = to_settings(values, st.session_state["tr_preset"])
     if problems:
-        return None, problems
+        return None, problems, [], None
     try:
-        cfg = make_config(**v)
+        cfg = make_config(**fields)
     except ConfigError as e:
-        return None, [p.strip() for p in str(e).split(";")]
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        problems.append("device 'cuda' needs an NVIDIA GPU and none was found here: choose 'auto' or 'cpu'")
-    try:
-        shape = load(cfg.dataset).shape
-        if cfg.arch == "cnn" and cnn_problem(shape):
-            problems.append(cnn_problem(shape))
-        if cfg.train_limit and cfg.train_limit > len(load(cfg.dataset).train_x):
-            st.info(f"'{cfg.dataset}' has only {len(load(cfg.dataset).train_x):,} training images; all are used.")
-    except DataUnavailable as e:
-        problems.append(str(e))
-    except Exception as e:  # noqa: BLE001 - a registered dataset's loader failing must not crash the page
-        problems.append(f"dataset '{cfg.dataset}' could not be loaded ({type(e).__name__}: {e})")
-    return (None if problems else cfg), problems
+        return None, [p.strip() for p in str(e).split(";")], [], None
+    problems, notes, params = check(cfg)
+    return (None if problems else cfg), problems, notes, params
 
 
-def _same_as_preset(v: dict, name: str) -> bool:
-    ref = form_values(name)
-    ref["hidden"] = tuple(PRESETS[name].get("hidden", RunConfig().hidden))
-    ref["train_limit"] = None
-    skip = {"name", "epochs", "train_limit", "device", "seed", "dataset"}
-    return all(v.get(k) == ref.get(k) for k in ref if k not in skip)
-
-
-def n_params(cfg: RunConfig, shape=(1, 28, 28)) -> int:
-    """Parameter count without building the model (a huge MLP would take seconds and gigabytes)."""
-    if cfg.arch == "cnn":
-        from engine.core.models import build_model
-        from engine.core.models import n_params as count
-
-        return count(build_model(cfg, shape))
-    d, h, k = math.prod(shape), list(cfg.hidden), cfg.latent_dim
-
-    def mlp(sizes):
-        return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
-
-    dec = mlp([k, *h[::-1], d])
-    if cfg.variational:
-        last = h[-1] if h else d
-        return mlp([d, *h]) + 2 * (last * k + k) + dec
-    return mlp([d, *h, k]) + dec
-
-
-cfg, problems = build()
+cfg, problems, notes, params = build()
+for note in notes:
+    st.info(note)
 st.divider()
 if problems:
     st.error("**Can't launch yet — fix these settings:**\n\n" + "\n".join(f"- {p}" for p in problems))
 else:
-    params = n_params(cfg)
     s = store()
     cached = s.is_complete(cfg.run_id())
     cont = None if cached else s.continuation(cfg)
     line = (f"**{cfg.short()}** · {params:,} parameters · {cfg.dataset}"
             f"{f' (first {cfg.train_limit:,} images)' if cfg.train_limit else ''} · run id `{cfg.run_id()}`")
     st.markdown(line)
-    if params > 50_000_000:
+    if params > BIG:
         st.warning(f"{params / 1e6:.0f} M parameters is a lot for a laptop: expect slow epochs and lots of memory.")
     if cached:
         st.success("These exact settings were trained before: launching loads the result from the cache instantly.")
@@ -255,8 +186,8 @@ if st.button("Launch", type="primary", icon=":material/rocket_launch:", disabled
     if submit(cfg) is not None:
         if was_cached:
             st.success("already trained — loading from cache")
-            link("pages/3_Reconstructions.py", "See its reconstructions", ":material/compare:")
-            link("pages/4_Samples.py", "See its samples", ":material/casino:")
-            link("pages/5_Latent_space.py", "See its latent space", ":material/scatter_plot:")
+            link("reconstructions", "See its reconstructions")
+            link("samples", "See its samples")
+            link("latent_space", "See its latent space")
         else:
-            st.switch_page("pages/2_Live_run.py")
+            go("live_run")

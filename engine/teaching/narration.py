@@ -1,0 +1,97 @@
+"""What the dashboard says in words: what the loss curves are doing right now (in the lecture's terms), one
+line naming a run, durations, and whether a code size compresses. Plain Python, no Streamlit, no torch."""
+
+from __future__ import annotations
+
+import math
+
+PIXELS = 784  # an MNIST image, the reference for under- vs over-complete codes
+
+
+def trend(values: list[float | None], rel: float = 0.02) -> str:
+    """'rising' | 'falling' | 'flat' over the recent part of a curve (last fifth vs the fifth before)."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if len(vals) < 6:
+        return "flat"
+    w = max(2, len(vals) // 5)
+    now, before = sum(vals[-w:]) / w, sum(vals[-2 * w:-w]) / w
+    scale = max(abs(before), 1e-9)
+    if (now - before) / scale > rel:
+        return "rising"
+    if (before - now) / scale > rel:
+        return "falling"
+    return "flat"
+
+
+def trend_text(steps: list[dict], variational: bool, events: list[dict] | None = None) -> str:
+    """A few sentences (markdown) saying what the loss curves are doing right now, in the lecture's words."""
+    if not steps:
+        return "Waiting for the first training steps…"
+    recon = trend([s.get("recon") for s in steps])
+    if not variational:
+        return "\n\n".join(_ae_lines(steps, recon))
+    kl = trend([s.get("kl") for s in steps])
+    last_kl = steps[-1].get("kl") or 0.0
+    beta = steps[-1].get("beta")
+    lines = [f"Reconstruction is **{recon}**, KL is **{kl}** (β = {beta:g})." if beta is not None
+             else f"Reconstruction is **{recon}**, KL is **{kl}**."]
+    if last_kl < 0.5 and len(steps) > 10:
+        lines.append("**KL is almost 0**: the codes carry (nearly) no information about the image — every digit is "
+                     "encoded as N(0, I) (*posterior collapse*). Reconstructions will look like an average digit. "
+                     "Lower β to let information through.")
+    elif kl == "rising":
+        lines.append("**KL rising**: the encoder is putting more information into z — it moves the means μ apart and "
+                     "shrinks the posterior spread σ so the decoder can tell the digits apart and reconstruct better. "
+                     "KL is the price of that information.")
+    elif kl == "falling":
+        lines.append("**KL falling**: the prior is winning — the KL term pulls the codes toward N(0, I) (μ → 0, "
+                     "σ → 1), filling the latent space evenly; reconstructions may get a little blurrier.")
+    else:
+        lines.append("**KL steady**: reconstruction and KL have found a balance for this β.")
+    if events and any(e.get("kind") == "beta" for e in events):
+        lines.append("The dashed red lines mark where β was changed: after raising β the KL should fall "
+                     "(and reconstruction worsen); after lowering it, the opposite.")
+    lines.append("*Lecture: the reconstruction loss hates noise, the KL term wants it — β sets the exchange rate.*")
+    return "\n\n".join(lines)
+
+
+def _ae_lines(steps: list[dict], recon: str) -> list[str]:
+    """trend_text for a plain autoencoder (no KL term)."""
+    lines = [f"Reconstruction loss is **{recon}**." + (
+        " The autoencoder is still learning to compress and rebuild the digits." if recon == "falling" else
+        " It has (nearly) converged for this learning rate." if recon == "flat" else
+        " A rising training loss usually means the learning rate is too high."),
+        "A plain AE has **no KL term**: nothing arranges its latent space, so codes of different "
+        "digits can sit anywhere with empty gaps between them (see the Latent space page)."]
+    reg = [name for name in ("contractive", "sparsity") if any((s.get(name) or 0) > 0 for s in steps[-5:])]
+    if reg:
+        lines.append(f"The {' and '.join(reg)} term trades some reconstruction quality for a better-behaved code.")
+    return lines
+
+
+def completeness(latent_dim: float, pixels: int = PIXELS) -> str:
+    """Whether a code of `latent_dim` numbers must compress an image of `pixels` (markdown, one sentence)."""
+    if latent_dim < pixels:
+        return f"**Under-complete**: {latent_dim} < {pixels} pixels, so the code must compress the image."
+    return (f"**Over-complete**: {latent_dim} ≥ {pixels} pixels — the network could simply copy the input. "
+            "Add sparsity, noise or a contractive penalty so it learns something useful.")
+
+
+def run_label(meta: dict, status: bool = False) -> str:
+    """One line naming a run: preset/name, model, latent, dataset, epochs, id (and its status if asked:
+    leave it out of widget labels, which the browser does not refresh when only the status changes)."""
+    c = meta.get("config") or {}
+    kind = "VAE" if c.get("variational") else "AE"
+    limit = f" ({c['train_limit']:,} imgs)" if c.get("train_limit") else ""
+    rid = meta.get("run_id", meta.get("job_id", ""))
+    text = (f"{c.get('name', '?')} · {str(c.get('arch', '?')).upper()} {kind} · z={c.get('latent_dim', '?')} · "
+            f"{c.get('dataset', '?')}{limit} · {c.get('epochs', '?')} ep · {rid[:8]}")
+    return f"[{meta.get('status', '?')}] {text}" if status else text
+
+
+def fmt_seconds(s: float | None) -> str:
+    """A duration as '42s' or '3m 05s' ('—' when unknown)."""
+    if s is None or not math.isfinite(s):
+        return "—"
+    s = int(round(s))
+    return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"

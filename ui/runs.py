@@ -1,0 +1,143 @@
+"""The runs this user sees (classroom mode: their own): the list, launching one, and reading one back —
+settings, snapshots and the model, cached until the run's checkpoint changes — and its export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.core.config import ConfigError, RunConfig
+from engine.core.models import Autoencoder
+from engine.core.store import Store
+from engine.data import load
+from engine.jobs import JobError
+from engine.teaching.export import export_zip
+
+from .auth import try_user_backend, visible_run_ids
+from .backend import store
+from .state import select_run
+
+
+def runs(with_snapshots: bool = True, variational: bool | None = None) -> list[dict]:
+    """Stored runs (newest first) that have at least one epoch on disk; optionally only VAEs / only AEs."""
+    visible = visible_run_ids()  # None: all (local mode, instructors); else a student's own runs
+    out = []
+    for m in store().runs():
+        if visible is not None and m["run_id"] not in visible:
+            continue
+        if with_snapshots and not m.get("epochs_done"):
+            continue
+        if variational is not None and bool((m.get("config") or {}).get("variational")) != variational:
+            continue
+        out.append(m)
+    return out
+
+
+def submit(cfg: RunConfig) -> str | None:
+    """Submit `cfg` to the background backend and make it the selected run; returns the job id, or None
+    after saying on the page why it could not start."""
+    be = try_user_backend()
+    if be is None:
+        return None
+    try:
+        jid = be.submit(cfg)
+    except (JobError, ConfigError) as e:
+        st.error(f"Could not start the run: {e}")
+        return None
+    select_run(jid)
+    return jid
+
+
+def config_of(run_id: str) -> RunConfig | None:
+    """The run's settings, or None for a half-written or deleted run."""
+    try:
+        return store().config(run_id)
+    except Exception:  # noqa: BLE001 - a half-written or deleted run
+        return None
+
+
+def kl_per_dim(run_id: str) -> list[float] | None:
+    """A VAE run's latest held-out KL per latent dimension (None when not recorded)."""
+    epochs = store().history(run_id).get("epochs") or []
+    return next((e["heldout"]["kl_per_dim"] for e in reversed(epochs) if e.get("heldout", {}).get("kl_per_dim")),
+                None)
+
+
+def class_names(dataset: str) -> list[str] | None:
+    """The dataset's class names, or None when it cannot be loaded (only the names are lost)."""
+    try:
+        return load(dataset).classes
+    except Exception:  # noqa: BLE001 - an unavailable dataset only costs us the class names
+        return None
+
+
+def checkpoint_mtime(run_id: str) -> float | None:
+    """When the run's weights were last written (None: no checkpoint yet): the key of the caches below."""
+    p = store().run_dir(run_id) / "state.pt"
+    return p.stat().st_mtime if p.exists() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _snapshot(root: str, run_id: str, epoch: int | None, mtime: float) -> dict | None:
+    return Store(root).snapshot(run_id, epoch)
+
+
+def snapshot(run_id: str, epoch: int | None = None) -> dict | None:
+    """A run's snapshot of `epoch` (default: latest), cached between reruns."""
+    s = store()
+    epochs = s.snapshot_epochs(run_id)
+    if not epochs:
+        return None
+    e = epochs[-1] if epoch is None else epoch
+    p = s.run_dir(run_id) / "snapshots" / f"epoch-{e:04d}.pt"
+    if not p.exists():
+        return None
+    return _snapshot(str(s.root), run_id, e, p.stat().st_mtime)
+
+
+def spread_out(epochs: list[int], n: int) -> list[int]:
+    """At most n of `epochs`, evenly spread, the first and the last included (e.g. one row per epoch shown)."""
+    if len(epochs) <= n:
+        return list(epochs)
+    return [epochs[round(i * (len(epochs) - 1) / (n - 1))] for i in range(n)]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _model(root: str, run_id: str, mtime: float) -> tuple[RunConfig, Autoencoder]:
+    return Store(root).load_model(run_id)
+
+
+def load_model(run_id: str) -> tuple[RunConfig, Autoencoder]:
+    """(config, model in eval mode) of a stored run, cached until its checkpoint changes."""
+    mtime = checkpoint_mtime(run_id)
+    if mtime is None:
+        raise FileNotFoundError(f"run {run_id[:8]} has no checkpoint yet: let it finish an epoch")
+    return _model(str(store().root), run_id, mtime)
+
+
+def model_or_error(run_id: str) -> Autoencoder | None:
+    """The run's model, or None after saying on the page why it cannot be loaded."""
+    try:
+        return load_model(run_id)[1]
+    except (FileNotFoundError, RuntimeError) as e:
+        st.error(f"Could not load this run's model: {e}")
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _zip(root: str, run_id: str, mtime: float) -> bytes:
+    return export_zip(Store(root), run_id)
+
+
+def download_button(run_id: str, key: str) -> None:
+    """Download the run's weights + standalone model.py + config.json as a zip (nothing before its first epoch)."""
+    mtime = checkpoint_mtime(run_id)
+    if mtime is None:
+        return
+    try:
+        data = _zip(str(store().root), run_id, mtime)
+    except (FileNotFoundError, OSError) as e:
+        st.caption(f"Export unavailable: {e}")
+        return
+    st.download_button("Download model (weights, model.py, config)", data, file_name=f"{run_id}.zip",
+                       mime="application/zip", key=key, icon=":material/download:",
+                       help="model.py defines the network and load(); use it in a notebook with only torch installed.")
