@@ -270,7 +270,8 @@ def test_rays_own_ray_address_reaches_a_running_cluster(tmp_path):
         "import ray\n"
         "from engine.jobs.ray_backend import RayBackend\n"
         "b = RayBackend(num_gpus=0.25, num_cpus=0.5)\n"
-        "print('gcs', ray.get_runtime_context().gcs_address, 'gpus', ray.cluster_resources().get('GPU', 0), flush=True)\n"
+        "gcs, gpus = ray.get_runtime_context().gcs_address, ray.cluster_resources().get('GPU', 0)\n"
+        "print('gcs', gcs, 'gpus', gpus, flush=True)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "AE_LAB_RAY_ADDRESS"}
     env.update(RAY_ADDRESS=gcs, AE_LAB_CHECKPOINTS=str(tmp_path / "checkpoints"))
