@@ -122,6 +122,9 @@ def _decode(zf: zipfile.ZipFile, info: zipfile.ZipInfo, resize: tuple[int, int] 
             im = im.convert("L" if im.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB")
     except UploadError:
         raise
+    except Image.DecompressionBombError:  # PIL's own limit, for sizes far beyond ours
+        raise UploadError(f"'{name}' declares more than {MAX_IMAGE_PIXELS:,} pixels: too large, "
+                          "resize it first") from None
     except Exception as e:  # noqa: BLE001 - hostile bytes can make a decoder raise anything: the image is bad
         raise UploadError(f"'{name}' could not be decoded as an image ({type(e).__name__}): "
                           "remove it or save it again as PNG/JPG") from None

@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -124,13 +125,27 @@ def _final_shape(x: np.ndarray, resize: tuple[int, int] | None) -> tuple[int, ..
     return shape
 
 
-def _range(x: np.ndarray, per_feature: bool) -> tuple[float | np.ndarray, float | np.ndarray, str]:
-    """(lo, half, how): x maps to [0, 1] as (x/2 - lo/2) / half. Halving first keeps the span finite even for
-    values near ±1.8e308, where hi - lo overflows to infinity (and the scaled data to NaN)."""
+class Scale(NamedTuple):
+    """x maps to [0, 1] as (x - lo) / span; where the span overflows (values near ±1.8e308, where hi - lo is
+    infinite and the scaled data would be NaN) as (x/2 - lo/2) / half, half = hi/2 - lo/2. Halving everywhere
+    would not do: it rounds subnormal spans (5e-324) to 0."""
+
+    lo: float | np.ndarray
+    span: float | np.ndarray
+    half: float | np.ndarray
+    how: str
+
+    def unit(self, c: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the branch np.where drops
+            return np.where(np.isinf(self.span), (c / 2 - self.lo / 2) / self.half, (c - self.lo) / self.span)
+
+
+def _range(x: np.ndarray, per_feature: bool) -> Scale:
+    """How x maps to [0, 1]: fixed for uint8 and bool, else min-max (per column for vectors)."""
     if x.dtype == np.uint8:
-        return 0.0, 127.5, "uint8 / 255"
+        return Scale(0.0, 255.0, 127.5, "uint8 / 255")
     if x.dtype == np.bool_:
-        return 0.0, 0.5, "booleans as 0/1"
+        return Scale(0.0, 1.0, 0.5, "booleans as 0/1")
     if x.dtype.kind == "f":
         bad = int((~np.isfinite(x)).reshape(len(x), -1).any(1).sum())
         if bad:
@@ -141,27 +156,27 @@ def _range(x: np.ndarray, per_feature: bool) -> tuple[float | np.ndarray, float 
     else:
         lo, hi = np.float64(x.min()), np.float64(x.max())
         if 0 <= lo and hi <= 1:
-            return 0.0, 0.5, "already in [0, 1]"
+            return Scale(0.0, 1.0, 0.5, "already in [0, 1]")
         how = "constant data" if hi == lo else f"min-max scaled from [{lo:.3g}, {hi:.3g}] to [0, 1]"
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise UploadError("the values exceed float64's range (±1.8e308): rescale them before uploading")
-    half = np.where(hi > lo, hi / 2 - lo / 2, 1.0)  # a constant column (or dataset) maps to 0
-    return lo, half, how
+    with np.errstate(over="ignore"):
+        span = np.where(hi > lo, hi - lo, 1.0)  # a constant column (or dataset) maps to 0
+    return Scale(lo, span, hi / 2 - lo / 2, how)
 
 
-def _scaled(x: np.ndarray, lo, half, order: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _scaled(x: np.ndarray, scale: Scale, order: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """float32 (N, *shape) in [0, 1]: the samples of x in `order`, scaled and resized a chunk at a time."""
     out = np.empty((len(x), *shape), np.float32)
     step = max(1, CHUNK_NUMBERS // max(math.prod(x.shape[1:]), math.prod(shape)))
     for i in range(0, len(x), step):
-        c = (np.asarray(x[order[i:i + step]], dtype=np.float64) / 2 - lo / 2) / half
-        c = np.clip(c, 0.0, 1.0, out=c).astype(np.float32)
+        c = scale.unit(np.asarray(x[order[i:i + step]], dtype=np.float64)).astype(np.float32)
         if c.shape[1:] != shape:
             c = torch.nn.functional.interpolate(torch.from_numpy(c), size=shape[1:], mode="bilinear",
                                                 align_corners=False).numpy()
         if not np.isfinite(c).all():
             raise UploadError("scaling these values gave NaN or infinity: rescale the data (e.g. to [0, 1]) first")
-        out[i:i + step] = c
+        np.clip(c, 0.0, 1.0, out=out[i:i + step])  # rounding (and bilinear weights) may step a hair outside
     return out
 
 
@@ -226,7 +241,7 @@ def _prepare(filename: str, data: bytes, resize: tuple[int, int] | None, seed: i
     shape = _final_shape(x, resize_here)
     if resize_here:
         notes.append(f"resized to {resize[0]}×{resize[1]}")
-    lo, half, how = _range(x, per_feature)
+    scale = _range(x, per_feature)
     n = len(x)
     if classes:
         labels = np.asarray(y, dtype=np.int64)
@@ -234,10 +249,10 @@ def _prepare(filename: str, data: bytes, resize: tuple[int, int] | None, seed: i
         notes.append(f"{len(classes)} classes from the folders: {listed}")
     else:
         labels, classes = _labels(y, n)
-    notes.append(how)
+    notes.append(scale.how)
 
     order = np.random.default_rng(seed).permutation(n)
-    xt = torch.from_numpy(_scaled(x, lo, half, order, shape))
+    xt = torch.from_numpy(_scaled(x, scale, order, shape))
     yt = torch.from_numpy(np.ascontiguousarray(labels[order]))
     k = max(1, round(n * HELDOUT_FRACTION))  # the first k (in shuffled order) are held out
     h = hashlib.sha256(data)
