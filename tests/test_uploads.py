@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from engine.core.models import cnn_problem
-from engine.data import uploads
+from engine.data import upload_formats, uploads
 from engine.data.uploads import UploadError, prepare, save
 
 
@@ -151,7 +151,7 @@ def test_bad_uploads_give_one_line_and_keep_nothing(name, data, match):
 
 
 def test_oversized_file_refused(monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_BYTES", 1000)
+    monkeypatch.setattr(upload_formats, "MAX_BYTES", 1000)
     with pytest.raises(UploadError, match="at most 0 MB|MB"):
         prepare("x.csv", b"1," * 1000)
 
@@ -212,7 +212,7 @@ def test_register_stored_after_restart():
 
 
 def test_total_size_limit(monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_TOTAL", 28 * 28 * 15)
+    monkeypatch.setattr(upload_formats, "MAX_TOTAL", 28 * 28 * 15)
     files = {f"{i}.png": _png(a) for i, a in enumerate(_images(20))}
     with pytest.raises(UploadError, match="pixel values in all"):
         prepare("x.zip", _zip(files))

@@ -1,19 +1,48 @@
-"""What every subcommand shares: the one-line-error parser, the exit code for bad input, the run flags."""
+"""What every subcommand shares: the one-line-error parser, the exit codes, the run flags, the store."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..core.config import RunConfig
 from ..core.presets import preset
+from ..core.store import Store, default_root
 
-EXIT_USAGE = 2
+EXIT_FAILED = 1  # the command ran and failed (disk full, run busy, damaged checkpoint)
+EXIT_USAGE = 2  # a bad flag, setting, id or path: nothing was done
+
+
+class UsageError(ValueError):
+    """A flag value the command cannot use (e.g. a checkpoint folder that is a file); one line."""
+
+
+def one_line(text: object) -> str:
+    """A message as one printable line: a hostile value may hold newlines or control characters."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def fail(message: object, code: int = EXIT_USAGE) -> int:
+    """Print `error: <message>` as one line on stderr; returns the exit code."""
+    print(f"error: {one_line(message)}", file=sys.stderr)
+    return code
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse would print the whole usage)
         cmd = " ".join(["python -m engine", *self.prog.split()[1:]])  # prog is "engine" or "engine train"
-        self.exit(EXIT_USAGE, f"error: {message} (see `{cmd} --help`)\n")
+        self.exit(EXIT_USAGE, f"error: {one_line(message)} (see `{cmd} --help`)\n")
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    """The checkpoint store of --checkpoints (default: $AE_LAB_CHECKPOINTS or ./checkpoints)."""
+    where = args.checkpoints or default_root()
+    try:
+        return Store(where)
+    except (OSError, ValueError) as e:  # a file, no permission, a NUL byte in the path, ...
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise UsageError(f"cannot use '{where}' as the checkpoint folder ({reason}): "
+                         "give --checkpoints a folder you can write to") from None
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:

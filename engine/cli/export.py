@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
-from ..core.store import Store
-from ..teaching.export import export_dir
+from ..teaching.export import ExportError, export_dir
+from .common import fail, open_store
 
 
 def _cmd(args) -> int:
-    store = Store(args.checkpoints)
+    """A bad run id (RunIdError) or a damaged checkpoint reach main(), which prints them as one line."""
     try:
-        paths = export_dir(store, args.run_id, args.out)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        paths = export_dir(open_store(args), args.run_id, args.out)
+    except (FileNotFoundError, ExportError) as e:
+        return fail(e)
     for p in paths:
         print(p)
     return 0

@@ -1,6 +1,7 @@
 """Command line: `python -m engine presets | train | download | bench | submit | lesson | ising | export ...`.
 
-Bad flags and bad configs print one line to stderr and exit with code 2, never a traceback.
+Bad flags, configs, run ids and paths print one line to stderr and exit with code 2, never a traceback;
+a run another process is training, a damaged checkpoint or a full disk print one line and exit with 1.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import json
 import sys
 
 from ..core.config import ConfigError
+from ..core.store import DamagedCheckpoint, DiskFull, RunIdError, RunLocked
 from ..data import DataUnavailable
 from . import export, ising, jobs, lessons
-from .common import EXIT_USAGE, Parser, add_run_flags, config_from
+from .common import EXIT_FAILED, Parser, UsageError, add_run_flags, config_from, fail, open_store
 
 
 def cmd_presets(args) -> int:
@@ -56,11 +58,10 @@ class TerminalProgress:
 
 
 def cmd_train(args) -> int:
-    from ..core.store import Store
     from ..core.trainer import train
 
     cfg = config_from(args)
-    result = train(cfg, TerminalProgress(quiet=args.quiet), store=Store(args.checkpoints), use_cache=not args.no_cache)
+    result = train(cfg, TerminalProgress(quiet=args.quiet), store=open_store(args), use_cache=not args.no_cache)
     out = result.to_json()
     out["epochs"] = result.epochs
     if args.json:
@@ -122,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+    except (ConfigError, DataUnavailable, RunIdError, UsageError) as e:
+        return fail(e)
+    except (RunLocked, DamagedCheckpoint, DiskFull) as e:
+        return fail(e, EXIT_FAILED)
     except KeyboardInterrupt:
         print("interrupted: the last finished epoch is checkpointed; run the same command again to resume",
               file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +22,12 @@ Device = Literal["auto", "cpu", "cuda"]
 
 # Fields that do not change what is learned: left out of the run's identity.
 NOT_IDENTITY = {"name", "device", "epochs"}
+# Seeds are 32-bit: the trainer seeds epoch e with seed * 100_003 + e, which must stay below 2**63 (torch
+# accepts seeds up to 2**64 - 1; numpy's legacy RandomState only up to 2**32 - 1).
+MAX_SEED = 2**32 - 1
+# Dataset names as every dataset family spells them ("mnist", "ising-<hash>", "upload-<hash>",
+# "mnist-without-3"): no dots or slashes, so no name can point a dataset resolver outside its folder.
+DATASET_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 class ConfigError(ValueError):
@@ -32,9 +39,11 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field("custom", description="label shown in the app; not part of the run identity")
-    dataset: str = Field("mnist", description="mnist | fashion-mnist | synthetic | a registered dataset")
-    train_limit: int | None = Field(None, ge=1, description="use only the first N training images (quick runs)")
+    name: str = Field("custom", max_length=200, description="label shown in the app; not part of the run identity")
+    dataset: str = Field("mnist", max_length=100,
+                         description="mnist | fashion-mnist | synthetic | a registered dataset")
+    train_limit: int | None = Field(None, ge=1, le=10_000_000,
+                                    description="use only the first N training images (quick runs)")
 
     arch: Arch = "mlp"
     variational: bool = False
@@ -49,7 +58,7 @@ class RunConfig(BaseModel):
         description="sum: per-image sum over pixels; mean: nn.MSELoss-style mean over pixels (the lecture's AE code)",
     )
     beta: float = Field(1.0, description="weight of the KL term (VAEs)")
-    beta_warmup_epochs: int = Field(0, ge=0, description="ramp beta linearly from 0 over this many epochs")
+    beta_warmup_epochs: int = Field(0, ge=0, le=1000, description="ramp beta linearly from 0 over this many epochs")
     noise_std: float = Field(0.0, description="denoising: corruption strength (Gaussian std, or masking probability)")
     noise_kind: NoiseKind = "gaussian"
     contractive_weight: float = 0.0
@@ -60,7 +69,7 @@ class RunConfig(BaseModel):
     weight_decay: float = 0.0
     batch_size: int = Field(128, ge=1, le=65536)
     epochs: int = Field(10, ge=1, le=1000)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="random seed, 0 to 2**32 - 1")
     device: Device = "auto"
 
     @model_validator(mode="after")
@@ -97,7 +106,11 @@ def _digest(obj: dict) -> str:
 
 
 def _problems(c: RunConfig):
-    if c.dataset not in LOADERS:
+    if not DATASET_NAME.fullmatch(c.dataset):  # checked before any resolver sees the name
+        shown = "".join(ch if ch.isprintable() else "?" for ch in c.dataset)[:40]
+        yield (f"'{shown}' is not a dataset name (lowercase letters, digits and '-'); "
+               f"choose one of: {', '.join(LOADERS)}")
+    elif c.dataset not in LOADERS:
         yield f"unknown dataset '{c.dataset}'; choose one of: {', '.join(LOADERS)}"
     if not (c.beta >= 0):
         yield f"beta must be ≥ 0 (it weighs the KL term), got {c.beta}"

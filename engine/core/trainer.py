@@ -235,6 +235,14 @@ def train(
     store = store or Store()
     if use_cache and store.is_complete(cfg.run_id()):
         return _cached(cfg, store, report)
+    with store.writing(cfg.run_id()):  # one writer per run: another process gets RunLocked (see Store.writing)
+        if use_cache and store.is_complete(cfg.run_id()):  # it finished while this call waited for the lock
+            return _cached(cfg, store, report)
+        return _train(cfg, report, should_stop, store, use_cache, controls)
+
+
+def _train(cfg: RunConfig, report: Report, should_stop: Callable[[], bool] | None, store: Store, use_cache: bool,
+           controls: Callable[[], dict | None] | None) -> TrainResult:
     run = _start(cfg, store, report, use_cache)
     status, message = "completed", ""
     try:
@@ -252,6 +260,10 @@ def train(
         done = _epochs_done(run)
         store.set_meta(run.run_id, status="stopped", message=f"interrupted; kept the checkpoint of epoch {done}",
                        epochs_done=done)
+        raise
+    except Exception as e:  # a full disk (DiskFull: "disk full: ..."), out of memory, a bug: failed, not "running"
+        with contextlib.suppress(Exception):  # best effort: on a full disk the index may refuse this write too
+            store.set_meta(run.run_id, status="failed", message=str(e).split("\n")[0] or type(e).__name__)
         raise
     return _finish(run, status, message)
 
@@ -283,13 +295,11 @@ def _start(cfg: RunConfig, store: Store, report: Report, use_cache: bool) -> Run
         fixed_z = torch.randn(N_SAMPLES, cfg.latent_dim, generator=g).to(device)
     run = Run(cfg, store, report, data, device, model, adam(model, cfg), train_x.to(device), data.test_x.to(device),
               fixed_z, lr=cfg.lr)
+    if not use_cache or store.damaged(run_id):  # start afresh; never resume from a damaged checkpoint
+        store.delete(run_id)  # safe: this call holds the run's lock, so no other process is writing it
     run.source = run_id if store.has_state(run_id) else (store.continuation(cfg) if use_cache else None)
-    if use_cache and run.source:
+    if run.source:
         _resume(run)
-    else:
-        run.source = None
-        if not use_cache:
-            store.delete(run_id)
     store.begin(cfg)
     store.set_meta(run_id, status="running", message="", epochs=cfg.epochs)
     run.step = run.start * run.steps_per_epoch

@@ -9,7 +9,9 @@ verbatim (so it is the same code that trained the weights, with the same `code`,
     recon = model.reconstruct(x)   # x: images in [0, 1], (B, C, H, W)
 
 `export_zip(store, run_id)` gives the files as zip bytes (for a download button);
-`export_dir(store, run_id, out)` writes them to a folder (`python -m engine export RUN_ID --out DIR`).
+`export_dir(store, run_id, out)` writes them to a folder (`python -m engine export RUN_ID --out DIR`), after
+`check_out_dir` made sure the folder is outside the checkpoint store and holds no files of those names but an
+earlier export's.
 """
 
 from __future__ import annotations
@@ -148,9 +150,44 @@ def export_zip(store: Store, run_id: str) -> bytes:
     return buf.getvalue()
 
 
+EXPORTED = ("model.py", "weights.pt", "config.json", "README.txt")
+
+
+class ExportError(ValueError):
+    """An export folder the files must not be written to; the message (one line) says why."""
+
+
+def check_out_dir(store: Store, out: str | Path) -> Path:
+    """`out` if the export may write there: not inside the checkpoint store (it would overwrite a run's
+    config.json), not a file, and without model.py/weights.pt/config.json/README.txt other than an export's."""
+    try:
+        target = Path(out).resolve()
+        if target == store.root.resolve() or store.root.resolve() in target.parents:
+            raise ExportError(f"'{out}' is inside the checkpoint store {store.root}: export to a folder outside it")
+        if target.exists() and not target.is_dir():
+            raise ExportError(f"'{out}' is a file: give --out a folder (it is created if needed)")
+        clash = [n for n in EXPORTED if (target / n).exists()]
+    except ExportError:
+        raise
+    except (OSError, ValueError, RuntimeError) as e:  # unreadable, a NUL byte in the path, a symlink loop
+        raise ExportError(f"cannot export to '{out}' ({type(e).__name__}): choose another folder") from None
+    if clash and not _is_export(target / "config.json"):
+        raise ExportError(f"'{out}' already holds {', '.join(clash)} (not from an export): choose an empty folder")
+    return target
+
+
+def _is_export(config: Path) -> bool:
+    """Is this config.json one an earlier export wrote (it names its run)?"""
+    try:
+        d = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and "run_id" in d and "epochs_trained" in d
+
+
 def export_dir(store: Store, run_id: str, out: str | Path) -> list[Path]:
-    """Write the exported files into `out` (created if needed); returns their paths."""
-    out = Path(out)
+    """Write the exported files into `out` (created if needed; see check_out_dir); returns their paths."""
+    out = check_out_dir(store, out)
     paths = []
     for name, data in files(store, run_id).items():
         p = out / name
