@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -105,48 +106,54 @@ def _digest(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _problems(c: RunConfig):
+def _dataset_problems(c: RunConfig):
     if not DATASET_NAME.fullmatch(c.dataset):  # checked before any resolver sees the name
         shown = "".join(ch if ch.isprintable() else "?" for ch in c.dataset)[:40]
         yield (f"'{shown}' is not a dataset name (lowercase letters, digits and '-'); "
                f"choose one of: {', '.join(LOADERS)}")
     elif c.dataset not in LOADERS:
         yield f"unknown dataset '{c.dataset}'; choose one of: {', '.join(LOADERS)}"
-    if not (c.beta >= 0):
-        yield f"beta must be ≥ 0 (it weighs the KL term), got {c.beta}"
-    if c.beta > 1000:
-        yield f"beta must be ≤ 1000, got {c.beta}"
-    if not (0 < c.lr <= 10):
-        yield f"learning rate must be > 0 and ≤ 10, got {c.lr}"
-    if not (0 <= c.weight_decay < 1):
-        yield f"weight decay must be ≥ 0 and < 1, got {c.weight_decay}"
-    if c.noise_kind == "gaussian" and not (0 <= c.noise_std <= 2):
-        yield f"Gaussian noise std must be between 0 and 2 (pixels are in [0, 1]), got {c.noise_std}"
-    if c.noise_kind == "mask" and not (0 <= c.noise_std < 1):
-        yield f"masking probability must be between 0 and 1, got {c.noise_std}"
-    if not (0 <= c.contractive_weight < math.inf):  # also refuses NaN and inf
-        yield f"contractive weight must be a finite number ≥ 0, got {c.contractive_weight}"
-    if c.contractive_weight > 0 and c.variational:
-        yield "contractive weight needs an autoencoder with a deterministic encoder: turn off 'variational'"
-    if not (0 <= c.sparsity_weight < math.inf):
-        yield f"sparsity weight must be a finite number ≥ 0, got {c.sparsity_weight}"
-    if not (0 < c.sparsity_target < 1):
-        yield f"sparsity target rho must be strictly between 0 and 1, got {c.sparsity_target}"
-    if c.sparsity_weight > 0 and c.latent_activation != "sigmoid":
-        yield "sparsity needs latent activations in (0, 1): set the latent activation to 'sigmoid'"
-    if c.sparsity_weight > 0 and c.variational:
-        yield ("sparsity applies to deterministic autoencoders: turn off 'variational' "
-               "(the KL term already regularizes a VAE)")
-    if c.variational and c.latent_activation != "none":
-        yield "a VAE's latent is a Gaussian sample: set the latent activation to 'none'"
-    if c.recon == "bce" and c.output != "sigmoid":
-        yield "BCE reconstruction needs outputs in [0, 1]: choose the 'sigmoid' output (Tanh outputs [-1, 1])"
-    if any(h < 1 or h > 8192 for h in c.hidden):
-        yield f"hidden layer sizes must be between 1 and 8192, got {list(c.hidden)}"
-    if c.arch == "mlp" and len(c.hidden) > 8:
-        yield f"at most 8 hidden layers, got {len(c.hidden)}"
-    if c.beta_warmup_epochs and not c.variational:
-        yield "beta warm-up only applies to a VAE: set it to 0 or turn on 'variational'"
+
+
+# (is this config refused?, why, in one line saying what to change). NaN fails every `a <= x` test, so the
+# range checks are written to refuse it.
+RULES: list[tuple[Callable[[RunConfig], bool], Callable[[RunConfig], str]]] = [
+    (lambda c: not c.beta >= 0, lambda c: f"beta must be ≥ 0 (it weighs the KL term), got {c.beta}"),
+    (lambda c: c.beta > 1000, lambda c: f"beta must be ≤ 1000, got {c.beta}"),
+    (lambda c: not 0 < c.lr <= 10, lambda c: f"learning rate must be > 0 and ≤ 10, got {c.lr}"),
+    (lambda c: not 0 <= c.weight_decay < 1, lambda c: f"weight decay must be ≥ 0 and < 1, got {c.weight_decay}"),
+    (lambda c: c.noise_kind == "gaussian" and not 0 <= c.noise_std <= 2,
+     lambda c: f"Gaussian noise std must be between 0 and 2 (pixels are in [0, 1]), got {c.noise_std}"),
+    (lambda c: c.noise_kind == "mask" and not 0 <= c.noise_std < 1,
+     lambda c: f"masking probability must be between 0 and 1, got {c.noise_std}"),
+    (lambda c: not 0 <= c.contractive_weight < math.inf,
+     lambda c: f"contractive weight must be a finite number ≥ 0, got {c.contractive_weight}"),
+    (lambda c: c.contractive_weight > 0 and c.variational,
+     lambda c: "contractive weight needs an autoencoder with a deterministic encoder: turn off 'variational'"),
+    (lambda c: not 0 <= c.sparsity_weight < math.inf,
+     lambda c: f"sparsity weight must be a finite number ≥ 0, got {c.sparsity_weight}"),
+    (lambda c: not 0 < c.sparsity_target < 1,
+     lambda c: f"sparsity target rho must be strictly between 0 and 1, got {c.sparsity_target}"),
+    (lambda c: c.sparsity_weight > 0 and c.latent_activation != "sigmoid",
+     lambda c: "sparsity needs latent activations in (0, 1): set the latent activation to 'sigmoid'"),
+    (lambda c: c.sparsity_weight > 0 and c.variational,
+     lambda c: "sparsity applies to deterministic autoencoders: turn off 'variational' "
+               "(the KL term already regularizes a VAE)"),
+    (lambda c: c.variational and c.latent_activation != "none",
+     lambda c: "a VAE's latent is a Gaussian sample: set the latent activation to 'none'"),
+    (lambda c: c.recon == "bce" and c.output != "sigmoid",
+     lambda c: "BCE reconstruction needs outputs in [0, 1]: choose the 'sigmoid' output (Tanh outputs [-1, 1])"),
+    (lambda c: any(h < 1 or h > 8192 for h in c.hidden),
+     lambda c: f"hidden layer sizes must be between 1 and 8192, got {list(c.hidden)}"),
+    (lambda c: c.arch == "mlp" and len(c.hidden) > 8, lambda c: f"at most 8 hidden layers, got {len(c.hidden)}"),
+    (lambda c: c.beta_warmup_epochs and not c.variational,
+     lambda c: "beta warm-up only applies to a VAE: set it to 0 or turn on 'variational'"),
+]
+
+
+def _problems(c: RunConfig):
+    yield from _dataset_problems(c)
+    yield from (why(c) for refused, why in RULES if refused(c))
 
 
 def make_config(**fields) -> RunConfig:
