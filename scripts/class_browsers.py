@@ -308,7 +308,7 @@ async def run(args, tmp: Path, results: dict) -> None:
             await browser.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
     ap.add_argument("--out", help="write the raw results as JSON here")
@@ -322,12 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.cold_reps < 1:
         ap.error("--sessions and --cold-reps must be at least 1")
-    if not Path(CHROMIUM).exists():
-        print(f"needs Debian's Chromium at {CHROMIUM}", file=sys.stderr)
-        return 2
-    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loadavg_before": loadavg(),
-                     "args": vars(args)}
-    print(f"load before: {results['loadavg_before']} ({os.cpu_count()} CPUs)", flush=True)
+    return args
+
+
+def run_all(args: argparse.Namespace, results: dict) -> int:
+    """Every phase, with the servers and workers stopped whatever happens; returns the exit code."""
     code = 0
     with tempfile.TemporaryDirectory(prefix="ae-lab-browsers-") as tmp:
         try:
@@ -342,11 +341,22 @@ def main(argv: list[str] | None = None) -> int:
             for root in CHECKPOINT_ROOTS:
                 stop_workers(root)
         results["loadavg_after"] = loadavg()
-        rows = figures(results) if code == 0 else []
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"needs Debian's Chromium at {CHROMIUM}", file=sys.stderr)
+        return 2
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loadavg_before": loadavg(),
+                     "args": vars(args)}
+    print(f"load before: {results['loadavg_before']} ({os.cpu_count()} CPUs)", flush=True)
+    code = run_all(args, results)
     if results.get("fatal"):
         print(f"benchmark did not complete: {results['fatal']}", file=sys.stderr)
-    if rows:
-        print_table(rows)
+    if code == 0:
+        print_table(figures(results))
     for e in results.get("summary", {}).get("errors", []):
         print(f"  error: {e['session']} · {e['page']} · {e['kind']}: {e['detail'][:200]}")
     if args.out:
