@@ -1,7 +1,13 @@
 """The AE & VAE lab (`streamlit run app.py`): the router. It sets up the page, lets a classroom user log in,
 and runs the page the URL asks for (app_pages/, listed in ui/nav.py) under Streamlit's own navigation.
 
+In classroom mode an unexpected error shows one line, never a stack trace: `client.showErrorDetails` is set to
+"none" (also for errors in auto-refreshing fragments), and the router catches what a page raises, shows one
+line and logs the traceback on the server.
+
 It imports neither torch nor the engine, so Home is drawn at once; pages load what they need."""
+
+import logging
 
 import streamlit as st
 
@@ -9,10 +15,20 @@ from ui.classroom import classroom_enabled
 from ui.nav import APP_ICON, sections
 
 st.set_page_config(page_title="AE & VAE lab", page_icon=APP_ICON, layout="wide")
-if classroom_enabled():  # the login gate and "signed in as" (classroom mode only: it loads the engine)
+classroom = classroom_enabled()  # stops here, with one line, on a setting it cannot read (fails closed)
+if classroom:  # the login gate and "signed in as" (classroom mode only: it loads the engine)
+    st.set_option("client.showErrorDetails", "none")
     from ui.auth import sidebar_user
 
     sidebar_user()
 page = st.navigation(sections(), expanded=True)
 st.set_page_config(page_title=f"{page.title} · AE & VAE lab", page_icon=page.icon)
-page.run()
+if not classroom:
+    page.run()
+else:
+    try:
+        page.run()
+    except Exception as e:  # noqa: BLE001 - st.stop / st.rerun are BaseExceptions and pass through
+        logging.getLogger("ae_lab").exception("page %s failed", page.title)
+        st.error(f"Something went wrong on this page ({type(e).__name__}). It was logged for your instructor: "
+                 "reload the page, or try other settings.", icon=":material/error:")

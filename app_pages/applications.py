@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.data import load
+from engine.data import data_root, load, variant
 from engine.teaching.applications import (
     KS,
     ImageError,
@@ -39,8 +39,10 @@ data = load("mnist")
 x, y = data.test_x, data.test_y
 
 
-@st.cache_data(show_spinner="Fitting PCA…", max_entries=4)
-def pca_rows(ks: tuple[int, ...]) -> list[dict]:
+@st.cache_resource(show_spinner="Fitting PCA…", max_entries=4)
+def pca_rows(which: str, root: str, ks: tuple[int, ...]) -> list[dict]:
+    """PCA's errors, fitted once per server for the data `which` names (a deterministic function of the data:
+    one fit, seconds, serves the whole class; concurrent first requests wait for it). Never modified."""
     return compression_table(data.train_x, x, None, ks)
 
 
@@ -61,7 +63,7 @@ with tab_c:
     st.markdown("**Compression / nonlinear PCA.** Squeeze each 784-pixel digit into *k* numbers and rebuild it. "
                 "PCA is the best *linear* code; an autoencoder can bend its code along the curved set of digits.")
     specs = compression_specs(size)
-    rows = list(pca_rows(KS))
+    rows = list(pca_rows(variant("mnist"), str(data_root()), KS))
     if ensure_runs(specs, "app_compress", "one autoencoder per latent size"):
         ms = models(specs)
         rows += [r for r in compression_table(data.train_x[:1], x, {c.latent_dim: ms[k] for k, c in specs.items()}, KS)

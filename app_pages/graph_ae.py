@@ -8,6 +8,7 @@ import torch
 from engine.data import graphs
 from engine.teaching import graph_ae as gae
 from ui.images import matrix_picture
+from ui.limits import Busy, bounded, graph_refusal, max_epochs
 from ui.physics_charts import graph_chart, history_chart
 
 st.title("Graph autoencoders")
@@ -28,38 +29,45 @@ c1, c2, c3, c4 = st.columns(4)
 L = c1.slider("Lattice L", 4, 16, 10, step=2, key="g_L", disabled=which != "lattice")
 latent = c2.select_slider("Embedding size", [2, 4, 8, 16], value=2 if which == "karate" else 16, key=f"g_lat_{which}")
 hidden = c3.select_slider("Hidden units", [8, 16, 32, 64], value=16 if which == "karate" else 32, key=f"g_hid_{which}")
-epochs = c4.slider("Epochs", 10, 500, 100 if which == "karate" else 200, step=10, key=f"g_ep_{which}")
+epochs = c4.slider("Epochs", 10, max_epochs(), 100 if which == "karate" else 200, step=10, key=f"g_ep_{which}")
 spins = st.checkbox("Colour (and feature) the lattice by a low-temperature Ising configuration", key="g_spins",
                     disabled=which != "lattice")
 
 
-def make_graph() -> graphs.Graph:
-    if which == "karate":
-        return graphs.karate()
-    s = None
-    if spins:
-        from engine.data.ising import IsingParams, sample
+@st.cache_resource(show_spinner="Training the graph autoencoder…", max_entries=16)
+def trained(which: str, variational: bool, epochs: int, hidden: int, latent: int, seed: int, L: int,
+            spins: bool) -> graphs.GraphResult:
+    """One training, shared by everyone who asks for the same settings (it is deterministic); it runs in one of
+    the server's page-work slots (ui.limits), so a class pressing Train at once queues instead of piling up."""
+    with bounded("graph training"):
+        if which == "karate":
+            g = graphs.karate()
+        else:
+            s = None
+            if spins:
+                from engine.data.ising import IsingParams, sample
 
-        s = sample(IsingParams(L=L, temps=(2.0,), per_temp=1, chains=1, equil=200, gap=1, seed=int(seed)),
-                   device="cpu").spins[0]
-    return graphs.lattice(L, s)
+                s = sample(IsingParams(L=L, temps=(2.0,), per_temp=1, chains=1, equil=200, gap=1, seed=seed),
+                           device="cpu").spins[0]
+            g = graphs.lattice(L, s)
+        return gae.train_gae(g, variational=variational, epochs=epochs, hidden=hidden, latent=latent, seed=seed)
 
 
 if st.button("Train", type="primary", icon=":material/rocket_launch:", key="g_train"):
-    g = make_graph()
-    bar = st.progress(0.0, text="training…")
+    refused = graph_refusal(L, epochs, hidden, latent, int(seed))  # the server's check, whatever the widgets sent
+    if refused:
+        st.error(refused[0].upper() + refused[1:] + ".")
+        st.stop()
     try:
-        res = gae.train_gae(g, variational=variational, epochs=epochs, hidden=hidden, latent=latent, seed=int(seed),
-                            progress=lambda e, n: bar.progress(e / n, text=f"epoch {e}/{n}"))
-    except ValueError as e:
+        st.session_state["g_result"] = trained(which, bool(variational), epochs, hidden, latent, int(seed),
+                                               L if which == "lattice" else 0, bool(spins) and which == "lattice")
+    except (ValueError, Busy) as e:
         st.error(str(e))
         st.stop()
-    bar.empty()
-    st.session_state["g_result"] = res
 
 res: graphs.GraphResult | None = st.session_state.get("g_result")
 if res is None:
-    st.info("Press **Train**: it takes a few seconds.")
+    st.info("Press **Train**: it takes a few seconds (or none: the same settings trained before load at once).")
     st.stop()
 
 g = res.graph

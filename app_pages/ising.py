@@ -11,11 +11,12 @@ from engine.data import data_root, ising
 from engine.data.ising import TC, IsingParams, default_temps
 from engine.teaching.ising_analysis import analyse
 from engine.teaching.latent import most_correlated
-from ui.backend import store
 from ui.background import job_progress, launch
 from ui.images import show_grid, spin_images
+from ui.limits import Busy, bounded, ising_refusal
 from ui.physics_charts import latent_vs, observables_chart, recon_vs_t
 from ui.runs import checkpoint_mtime, download_button, load_model
+from ui.runs import runs as runs_of
 
 st.title("The 2-D Ising model: can an autoencoder find the phase transition?")
 st.markdown(
@@ -26,25 +27,40 @@ st.markdown(
     "2017) found that the latent variable tracks the order parameter m and that the reconstruction error changes "
     "across T_c.")
 
+
+def describe(p: IsingParams) -> str:
+    return (f"{len(p.temps) * p.per_temp:,} configurations of {p.L}×{p.L} spins, {len(p.temps)} temperatures "
+            f"{min(p.temps):g}–{max(p.temps):g} ({p.equil} + {p.gap}×{-(-p.per_temp // p.chains)} sweeps per chain)")
+
+
 # ---- 1. data ----------------------------------------------------------------------------------
 st.header("1 · Generate configurations")
 d = IsingParams()
-with st.expander("Sampler settings", expanded=False, icon=":material/tune:"):
-    c1, c2, c3 = st.columns(3)
-    L = c1.select_slider("Lattice size L", [8, 12, 16, 20, 24, 28, 32], value=d.L, key="ising_L",
-                         help="28 lets the lecture's CNN (built for 28×28) train on it too.")
-    n_t = c2.slider("Temperatures", 4, 32, len(d.temps), key="ising_nt")
-    per_t = c3.select_slider("Samples per temperature", [50, 100, 200, 400, 800], value=d.per_temp, key="ising_per")
-    c4, c5, c6 = st.columns(3)
-    t_lo, t_hi = c4.slider("Temperature range", 0.5, 5.0, (min(d.temps), max(d.temps)), step=0.1, key="ising_trange")
-    equil = c5.select_slider("Equilibration sweeps", [100, 200, 400, 800, 1600, 3200], value=d.equil, key="ising_equil",
-                             help="Metropolis sweeps before the first sample; near T_c relaxation is slow.")
-    gap = c6.select_slider("Sweeps between samples", [1, 2, 5, 10, 20, 50], value=d.gap, key="ising_gap")
-    st.caption("Checkerboard Metropolis in torch: every chain of every temperature is updated at once "
-               "(on the GPU if there is one). Chains below T_c start ordered, above T_c random; each stored sample "
-               "gets a random global spin flip (H is symmetric under s → −s).")
-params = IsingParams(L=L, temps=default_temps(n_t, t_lo, t_hi), per_temp=per_t,
-                     chains=min(d.chains, per_t), equil=equil, gap=gap)
+sets = ising.generated()
+use_old = bool(sets) and st.toggle("Use a set generated already", value=False, key="ising_old",
+                                   help="Sets are cached on the server and shared by everyone: loading one is instant.")
+if use_old:
+    params = st.selectbox("Generated set", sets, key="ising_set", format_func=describe)
+else:
+    with st.expander("Sampler settings", expanded=False, icon=":material/tune:"):
+        c1, c2, c3 = st.columns(3)
+        L = c1.select_slider("Lattice size L", [8, 12, 16, 20, 24, 28, 32], value=d.L, key="ising_L",
+                             help="28 lets the lecture's CNN (built for 28×28) train on it too.")
+        n_t = c2.slider("Temperatures", 4, 32, len(d.temps), key="ising_nt")
+        per_t = c3.select_slider("Samples per temperature", [50, 100, 200, 400, 800], value=d.per_temp,
+                                 key="ising_per")
+        c4, c5, c6 = st.columns(3)
+        t_lo, t_hi = c4.slider("Temperature range", 0.5, 5.0, (min(d.temps), max(d.temps)), step=0.1,
+                               key="ising_trange")
+        equil = c5.select_slider("Equilibration sweeps", [100, 200, 400, 800, 1600, 3200], value=d.equil,
+                                 key="ising_equil", help="Metropolis sweeps before the first sample; near T_c "
+                                                         "relaxation is slow.")
+        gap = c6.select_slider("Sweeps between samples", [1, 2, 5, 10, 20, 50], value=d.gap, key="ising_gap")
+        st.caption("Checkerboard Metropolis in torch: every chain of every temperature is updated at once "
+                   "(on the GPU if there is one). Chains below T_c start ordered, above T_c random; each stored "
+                   "sample gets a random global spin flip (H is symmetric under s → −s).")
+    params = IsingParams(L=L, temps=default_temps(n_t, t_lo, t_hi), per_temp=per_t,
+                         chains=min(d.chains, per_t), equil=equil, gap=gap)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -52,21 +68,24 @@ def cached_set(key: str, root: str, _params: IsingParams) -> ising.IsingSet:
     return ising.generate(_params)
 
 
-if ising.is_cached(params):
-    data = cached_set(params.key(), str(data_root()), params)
-else:
-    st.info(f"Not generated yet: {len(params.temps) * params.per_temp:,} configurations of {params.L}×{params.L} "
-            f"spins ({params.equil} + {params.gap}×{-(-params.per_temp // params.chains)} sweeps per chain).")
+if not ising.is_cached(params):
+    st.info(f"Not generated yet: {describe(params)}.")
+    refused = ising_refusal(params)  # classroom students: small sets only (checked here, not by a widget)
+    if refused:
+        st.warning(refused[0].upper() + refused[1:] + ".")
+        st.stop()
     if not st.button("Generate", type="primary", icon=":material/casino:", key="gen"):
         st.stop()
     bar = st.progress(0.0, text="sampling…")
     try:
-        ising.generate(params, progress=lambda done, total: bar.progress(done / total, text=f"sweep {done}/{total}"))
-    except ValueError as e:
+        with bounded("sampling"):
+            ising.generate(params, progress=lambda done, total: bar.progress(done / total,
+                                                                             text=f"sweep {done}/{total}"))
+    except (ValueError, Busy) as e:
         st.error(str(e))
         st.stop()
     bar.empty()
-    data = cached_set(params.key(), str(data_root()), params)
+data = cached_set(params.key(), str(data_root()), params)
 
 name = params.name
 st.success(f"Dataset **{name}**: {len(data.spins):,} configurations, {params.L}×{params.L}, "
@@ -106,7 +125,7 @@ job_progress("ising_job")
 
 # ---- 3. what the latent learned ------------------------------------------------------------------
 st.header("3 · What did the latent code learn?")
-runs = [m for m in store().runs() if (m.get("config") or {}).get("dataset") == name and m.get("epochs_done")]
+runs = [m for m in runs_of() if (m.get("config") or {}).get("dataset") == name]  # classroom: the user's own
 if not runs:
     st.info("Train a model above; its latent code and reconstruction error appear here.")
     st.stop()

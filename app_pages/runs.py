@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.core.store import RunLocked
 from engine.jobs import FINISHED, RESUMABLE, JobError
 from engine.teaching.narration import run_label
 from ui.auth import limits_panel, try_user_backend
@@ -49,20 +50,26 @@ r = rows[pick]
 status = r["status"]
 is_job = pick in jobs
 running = is_job and jobs[pick].status not in FINISHED
+damaged = s.damaged(pick)  # a truncated or overwritten checkpoint: only retraining helps
+if damaged:
+    st.error(f"This checkpoint is damaged: retrain ({damaged})")
 
 c = st.columns(4)
-if c[0].button("Open", key="runs_open", icon=":material/open_in_new:", disabled=not r.get("epochs_done"),
+if c[0].button("Open", key="runs_open", icon=":material/open_in_new:",
+               disabled=not r.get("epochs_done") or bool(damaged),
                help="Make this the run shown on the Reconstructions, Samples and Latent space pages."):
     select_run(pick)
     st.success(f"Opened {pick[:8]}: the viewing pages now show it.")
 STORE_RESUMABLE = ("stopped", "failed", "running", "interrupted")  # run statuses in the store with a checkpoint
-if c[1].button("Resume", key="runs_resume", icon=":material/play_arrow:", disabled=be is None or not (
-        (is_job and jobs[pick].status in RESUMABLE) or (not is_job and status in STORE_RESUMABLE)),
-        help="Continue from the last finished epoch (after a cancel, a failure or an app restart)."):
+resumable = (is_job and jobs[pick].status in RESUMABLE) or (not is_job and status in STORE_RESUMABLE)
+if c[1].button("Retrain" if damaged else "Resume", key="runs_resume", icon=":material/play_arrow:",
+               disabled=be is None or running or not (resumable or damaged),
+               help="Train it again from scratch (the damaged checkpoint is replaced)." if damaged else
+                    "Continue from the last finished epoch (after a cancel, a failure or an app restart)."):
     try:
-        jid = be.resume(pick) if is_job else be.submit(s.config(pick))
+        jid = be.submit(s.config(pick)) if damaged or not is_job else be.resume(pick)
     except (JobError, FileNotFoundError) as e:
-        st.error(f"Could not resume: {e}")
+        st.error(f"Could not {'retrain' if damaged else 'resume'}: {e}")
     else:
         select_run(jid)
         go("live_run")
@@ -78,7 +85,7 @@ with c[3]:
                 be.delete(pick)  # a classroom student's delete only removes a shared run from their own list
             else:
                 s.delete(pick)
-        except JobError as e:
+        except (JobError, RunLocked) as e:  # RunLocked: another process is training it right now
             st.error(str(e))
         else:
             if st.session_state.get(RUN_KEY) == pick:
@@ -89,7 +96,8 @@ with c[3]:
 
 if r.get("message"):
     (st.error if status == "failed" else st.info)(r["message"])
-download_button(pick, key="runs_export")
+if not damaged:
+    download_button(pick, key="runs_export")
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Settings**")

@@ -1,4 +1,5 @@
-"""Your data: upload images (zip of PNG/JPG, .npy/.npz) or vectors (CSV), check them, train on them."""
+"""Your data: upload images (zip of PNG/JPG, .npy/.npz) or vectors (CSV), check them, train on them.
+In classroom mode a student sees, trains on and removes only their own uploads (ui.uploads)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ui.background import job_progress, launch
 from ui.images import show_grid
 from ui.nav import link
 from ui.runs import download_button
+from ui.uploads import keep, my_uploads, remove
 
 st.title("Train on your own data")
 st.markdown(
@@ -31,7 +33,7 @@ with c2:
                          help="Makes images of different sizes fit together, and lets the lecture's CNN train on them.")
 
 
-@st.cache_data(show_spinner="Checking the file…", max_entries=4)
+@st.cache_resource(show_spinner="Checking the file…", max_entries=2)  # up to 200 MB each, never modified
 def check(filename: str, data: bytes, resize: bool) -> uploads.Prepared | str:
     try:
         return uploads.prepare(filename, data, (28, 28) if resize else None)
@@ -54,12 +56,13 @@ if f is not None:
             show_grid(p.preview(32), caption="The first training samples, after scaling to [0, 1]",
                       scale=max(1, 84 // max(p.shape[-2:])))
         if st.button("Keep this dataset", type="primary", icon=":material/save:", key="upload_keep"):
-            name = uploads.save(p)
-            st.session_state["upload_dataset"] = name
-            st.toast(f"Saved as dataset '{name}'")
+            name = keep(p)
+            if name:
+                st.session_state["upload_dataset"] = name
+                st.toast(f"Saved as dataset '{name}'")
 
 # ---- stored uploads and training ----------------------------------------------------------------
-stored = uploads.stored()
+stored = my_uploads()
 st.header("Train on an uploaded dataset")
 if not stored:
     st.info("No datasets kept yet: upload a file above and press **Keep this dataset**.")
@@ -82,7 +85,7 @@ epochs = c4.slider("Epochs", 1, 100, 20, key="upload_epochs")
 if arch == "cnn" and cnn_why:
     st.warning(f"{cnn_why}, or upload again with 'resize to 28×28'")
     st.stop()
-fields = dict(name=f"upload-{m['source']}"[:60], dataset=name, arch=arch, variational=variational, latent_dim=latent,
+fields = dict(name=f"upload-{m['kind']}", dataset=name, arch=arch, variational=variational, latent_dim=latent,
               epochs=epochs, output="sigmoid", recon="bce" if variational else "mse",
               hidden=(256, 64) if arch == "mlp" else ())
 if m["kind"] == "vectors":
@@ -103,7 +106,8 @@ if st.session_state.get("upload_job"):
     link("live_run", "Open Live run")
     download_button(st.session_state["upload_job"], "upload_dl")
 with st.expander("Remove this dataset", icon=":material/delete:"):
-    if st.button("Remove", key="upload_remove"):
-        uploads.remove(name)
+    st.caption("Runs trained on it need it to resume or continue: delete them on the Runs page first. In a class, "
+               "removing drops only your copy; anyone else who uploaded the same file keeps theirs.")
+    if st.button("Remove", key="upload_remove") and remove(name):
         st.session_state.pop("upload_dataset", None)
         st.rerun()

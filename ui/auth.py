@@ -3,7 +3,9 @@
 
 In classroom mode the pages get a `ClassroomBackend`: each student sees only their own jobs; instructors
 (listed in the class policy, `[classroom] instructors` or $AE_LAB_INSTRUCTORS) see all and set the limits.
-Pages call `current_user()` for (name, role) and `try_user_backend()` for the backend as that user sees it.
+Identity (engine.jobs.identity): a verified e-mail (`email:…`) or the provider's issuer + subject
+(`oidc:…#…`); a login with neither is refused; the display name is shown, never used for access.
+Pages call `current_user()` for (identity, role) and `try_user_backend()` for the backend as that user sees it.
 The router calls `sidebar_user()` (the login gate) before any page runs.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import getpass
 import importlib.util
 import os
+import re
 
 import streamlit as st
 
@@ -19,6 +22,7 @@ from engine.core.config import ConfigError
 from engine.core.store import default_root
 from engine.jobs import Backend, JobError
 from engine.jobs.classroom import INSTRUCTOR, ClassroomBackend, Policy, User, role_of
+from engine.jobs.identity import LoginRefused, canonical, identity_of
 
 from .backend import backend, plain_backend
 from .classroom import classroom_enabled, oidc_configured, provider, secrets
@@ -50,10 +54,10 @@ def _login_screen() -> None:
 
 
 def current_user() -> tuple[str, str]:
-    """(name, role) of whoever is using this session; stops the page with a login screen if needed.
+    """(identity, role) of whoever is using this session; stops the page with a login screen if needed.
 
     Local mode: the OS user (or $AE_LAB_USER), role instructor — it is their own machine.
-    Classroom mode: the OIDC e-mail (or name); role from the class policy / $AE_LAB_INSTRUCTORS / secrets.
+    Classroom mode: the identity of the OIDC login; role from the class policy / $AE_LAB_INSTRUCTORS / secrets.
     Without OIDC, classroom mode accepts $AE_LAB_USER (a one-user demo, tests) and refuses otherwise.
     """
     if not classroom_enabled():
@@ -61,12 +65,15 @@ def current_user() -> tuple[str, str]:
     if oidc_configured():
         if not st.user.get("is_logged_in", False):
             _login_screen()
-        name = st.user.get("email") or st.user.get("name") or st.user.get("sub") or ""
-        if not name:
-            st.error("Your login did not include an e-mail or name: ask the instructor to add the 'email' scope.")
+        try:
+            name = identity_of(st.user.to_dict())
+        except LoginRefused as e:
+            st.error(f"Login refused: {e}.", icon=":material/lock:")
+            if st.button("Log out"):
+                st.logout()
             st.stop()
-    elif os.environ.get("AE_LAB_USER"):
-        name = os.environ["AE_LAB_USER"]
+    elif os.environ.get("AE_LAB_USER", "").strip():
+        name = canonical(os.environ["AE_LAB_USER"])
     else:
         st.error("Classroom mode needs a login: add an [auth] section to .streamlit/secrets.toml (docs/cluster.md).")
         st.stop()
@@ -74,6 +81,20 @@ def current_user() -> tuple[str, str]:
     extra = [n for n in secrets("classroom").get("instructors", []) if isinstance(n, str)]
     role = role_of(name, policy.model_copy(update={"instructors": policy.instructors + extra}))
     return name, role
+
+
+def display_name() -> str:
+    """What the sidebar calls the user: the provider's display name if any, else the identity (never used for
+    access: anyone can choose their display name)."""
+    name, _ = current_user()
+    shown = st.user.get("name") if classroom_enabled() and oidc_configured() else None
+    shown = "".join(c for c in shown if c.isprintable())[:60].strip() if isinstance(shown, str) else ""
+    return f"{shown} ({name})" if shown else name
+
+
+def md_escape(text: str) -> str:
+    """`text` shown literally in Markdown (a display name is whatever the user typed at their provider)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
 
 
 def _os_user() -> str:
@@ -123,9 +144,9 @@ def sidebar_user() -> None:
     """'Signed in as …' and a logout button in the sidebar (classroom mode only)."""
     if not classroom_enabled():
         return
-    name, role = current_user()
+    _, role = current_user()
     with st.sidebar:
-        st.caption(f"Signed in as **{name}** ({role})")
+        st.caption(f"Signed in as **{md_escape(display_name())}** ({role})")
         if oidc_configured() and st.button("Log out"):
             st.logout()
 

@@ -10,7 +10,7 @@ from engine.jobs import Backend, JobError
 from engine.teaching.narration import fmt_seconds
 
 from .auth import try_user_backend
-from .backend import backend, store
+from .backend import store
 from .runs import submit
 
 REFRESH_S = 1.5  # how often a progress bar polls its job
@@ -32,8 +32,8 @@ def job_progress(key: str) -> None:
     jid = st.session_state.get(key)
     if not jid:
         return
+    be = try_user_backend()  # classroom mode: the job as this user sees it (another's reads as unknown)
     try:
-        be = backend()
         info = be.status(jid)
     except Exception:  # noqa: BLE001 - no backend or an unknown job: nothing to show
         return

@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine.core.config import ConfigError, RunConfig
 from engine.core.models import Autoencoder
-from engine.core.store import Store
+from engine.core.store import DamagedCheckpoint, Store
 from engine.data import load
 from engine.jobs import JobError
 from engine.teaching.export import export_zip
@@ -128,15 +128,28 @@ def _zip(root: str, run_id: str, mtime: float) -> bytes:
     return export_zip(Store(root), run_id)
 
 
+def may_open(run_id: str) -> bool:
+    """May the current user open (view, download) this run? Always in local mode and for instructors."""
+    visible = visible_run_ids()
+    return visible is None or run_id in visible
+
+
 def download_button(run_id: str, key: str) -> None:
-    """Download the run's weights + standalone model.py + config.json as a zip (nothing before its first epoch)."""
+    """Download the run's weights + standalone model.py + config.json as a zip (nothing before its first epoch,
+    nothing for a run the user may not open, a message for a damaged checkpoint)."""
     mtime = checkpoint_mtime(run_id)
-    if mtime is None:
+    if mtime is None or not may_open(run_id):
         return
     try:
         data = _zip(str(store().root), run_id, mtime)
-    except (FileNotFoundError, OSError) as e:
+    except DamagedCheckpoint as e:
         st.caption(f"Export unavailable: {e}")
+        return
+    except FileNotFoundError:
+        st.caption("Export unavailable: this run has no finished epoch to export (yet)")
+        return
+    except OSError as e:  # the server's paths stay out of the page
+        st.caption(f"Export unavailable: {e.strerror or type(e).__name__}")
         return
     st.download_button("Download model (weights, model.py, config)", data, file_name=f"{run_id}.zip",
                        mime="application/zip", key=key, icon=":material/download:",

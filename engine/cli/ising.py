@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..data.ising import IsingParams, cache_path, default_temps, generate, per_temperature
+from .common import fail
 
 
 def _cmd(args) -> int:
@@ -16,8 +15,7 @@ def _cmd(args) -> int:
     try:
         p.check()
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     bar = tqdm(total=1, unit="sweep", desc=p.name)
 
     def progress(done: int, total: int) -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 
 from ..jobs import COMPLETED, JobError, JobInfo, get_backend
-from .common import EXIT_USAGE, add_run_flags, config_from
+from .common import add_run_flags, config_from, fail
 
 
 def backend_of(args: argparse.Namespace):
@@ -27,8 +27,7 @@ def _guard(fn):
         try:
             return fn(args)
         except JobError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_USAGE
+            return fail(e)  # one line, whatever the message holds
 
     return run
 
@@ -99,8 +98,7 @@ def cmd_resume(args) -> int:
 
 def cmd_set(args) -> int:
     if args.beta is None and args.lr is None:
-        print("error: give --beta B and/or --lr X", file=sys.stderr)
-        return EXIT_USAGE
+        return fail("give --beta B and/or --lr X")
     b = backend_of(args)
     b.steer(args.job, beta=args.beta, lr=args.lr)
     what = ", ".join(f"{k} = {v:g}" for k, v in (("β", args.beta), ("lr", args.lr)) if v is not None)

@@ -7,7 +7,8 @@ when there is one. Chains below T_c start ordered, above T_c random; after `equi
 taken every `gap` sweeps. H is symmetric under s → -s, so each stored sample gets a random global sign
 (an exact Monte Carlo move that Metropolis alone would need exponentially long to make at low T).
 
-Generated sets are cached under data_root()/ising/<hash>.pt, keyed by their parameters. The dataset
+Generated sets are cached under data_root()/ising/<hash>.pt (and their parameters in <hash>.json), keyed by their
+parameters; a file lock per set (ising/locks/) makes concurrent requests for one set sample it once. The dataset
 "ising" is the default parameters; "ising-<hash>" is any other set once generated.
 """
 
@@ -20,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import filelock
 import torch
 
-from .files import atomic_write
+from .files import atomic_write, read_json, write_json
 from .registry import Dataset, add_resolver, data_root, register
 
 TC = 2 / math.log(1 + math.sqrt(2))
@@ -167,21 +169,50 @@ def _from_file(path: Path) -> IsingSet:
 
 def generate(params: IsingParams | None = None, progress: Progress | None = None,
              device: str | torch.device | None = None, use_cache: bool = True) -> IsingSet:
-    """The set for `params`, from the disk cache if it was generated before (else sampled and cached)."""
+    """The set for `params`, from the disk cache if it was generated before (else sampled and cached).
+    One process at a time samples a given set (a file lock per set): the others wait and read its file."""
     params = params or IsingParams()
     params.check()
     path = cache_path(params)
-    if use_cache and path.exists():
-        if progress is not None:
-            progress(1, 1)
-        return _from_file(path)
-    data = sample(params, device, progress)
-    blob = {"params": {**asdict(params), "temps": list(params.temps)}, "spins": data.spins,
-            "temp_index": data.temp_index}
-    atomic_write(path, lambda f: torch.save(blob, f))
+    (cache_dir() / "locks").mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(cache_dir() / "locks" / f"{params.key()}.lock"):
+        if use_cache and path.exists():
+            if progress is not None:
+                progress(1, 1)
+            return _from_file(path)
+        data = sample(params, device, progress)
+        p = {**asdict(params), "temps": list(params.temps)}
+        atomic_write(path, lambda f: torch.save({"params": p, "spins": data.spins, "temp_index": data.temp_index}, f))
+        write_json(path.with_suffix(".json"), p)  # the parameters alone, for listing the sets cheaply
     if params != IsingParams():
         register(params.name, lambda: to_dataset(_from_file(path)))
     return data
+
+
+def cost(params: IsingParams) -> int:
+    """Spin updates sampling `params` takes (about 2e7 per second on one CPU core): what a request costs."""
+    sweeps = params.equil + math.ceil(params.per_temp / params.chains) * params.gap
+    return len(params.temps) * params.chains * params.L * params.L * sweeps
+
+
+def generated() -> list[IsingParams]:
+    """The parameters of every set generated on this data folder, newest first."""
+    files = sorted(cache_dir().glob("*.pt"), key=_mtime, reverse=True) if cache_dir().exists() else []
+    out = []
+    for path in files:
+        try:
+            p = read_json(path.with_suffix(".json")) if path.with_suffix(".json").exists() else _from_file(path).params
+            out.append(p if isinstance(p, IsingParams) else IsingParams(**{**p, "temps": tuple(p["temps"])}))
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError):  # damaged or half-removed: not listed
+            continue
+    return out
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def is_cached(params: IsingParams | None = None) -> bool:
@@ -221,10 +252,17 @@ def resolve(name: str) -> Callable[[], Dataset] | None:
     if name == "ising":
         return lambda: to_dataset(generate(IsingParams()))
     key = name.removeprefix("ising-")
+    if not name.startswith("ising-") or not _is_key(key) or key == IsingParams().key():  # the default is "ising"
+        return None  # checked before any path is built from the name
     path = cache_dir() / f"{key}.pt"
-    if len(key) != 12 or not path.exists() or key == IsingParams().key():  # the default set is "ising"
+    if not path.exists():
         return None
     return lambda: to_dataset(_from_file(path))
+
+
+def _is_key(key: str) -> bool:
+    """12 lowercase hex digits: IsingParams.key(), the only file names under ising/ a name may point to."""
+    return len(key) == 12 and all(c in "0123456789abcdef" for c in key)
 
 
 def register_cached() -> list[str]:

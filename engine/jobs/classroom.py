@@ -12,8 +12,7 @@ The limits live in `<checkpoints>/classroom.json`, written atomically, editable 
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import diskcache
@@ -22,27 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..core.config import ConfigError, RunConfig, explain
 from ..core.store import Store, read_json, write_json
+from . import identity
 from .base import Backend, JobError, JobInfo
+from .datasets import check_dataset
+from .identity import ENV_INSTRUCTORS, INSTRUCTOR, ROLES, STUDENT, User  # noqa: F401 - re-exported
 from .status import ACTIVE
 
-STUDENT, INSTRUCTOR = "student", "instructor"
-ROLES = (STUDENT, INSTRUCTOR)
-ENV_INSTRUCTORS = "AE_LAB_INSTRUCTORS"  # comma-separated user names (OIDC e-mails) with the instructor role
 POLICY_FILE = "classroom.json"
 
 
 class QuotaError(JobError):
     """A request over one of the class limits; the message says which and what to do."""
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    role: str = STUDENT
-
-    @property
-    def instructor(self) -> bool:
-        return self.role == INSTRUCTOR
 
 
 class Policy(BaseModel):
@@ -89,18 +78,20 @@ class Policy(BaseModel):
 
 
 def role_of(name: str, policy: Policy | None = None) -> str:
-    """instructor if `name` is listed in the policy or in $AE_LAB_INSTRUCTORS, else student."""
-    env = {n.strip().lower() for n in os.environ.get(ENV_INSTRUCTORS, "").split(",") if n.strip()}
-    listed = {n.lower() for n in (policy.instructors if policy else [])}
-    return INSTRUCTOR if name.lower() in env | listed else STUDENT
+    """instructor if identity `name` is listed in the policy or in $AE_LAB_INSTRUCTORS, else student
+    (engine.jobs.identity: how identities and list entries compare)."""
+    return identity.role_of(name, policy.instructors if policy else ())
 
 
 def model_params(cfg: RunConfig) -> int:
     """Parameter count of the model `cfg` builds, without allocating its weights (meta device)."""
     from ..core.models import build_model, n_params
     from ..data import load
+    from ..data.ising import IsingParams
 
-    shape = (1, 28, 28) if cfg.dataset in ("mnist", "fashion-mnist", "synthetic") else load(cfg.dataset).shape
+    L = IsingParams().L  # the default Ising set: known without generating it (which takes minutes)
+    known = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "synthetic": (1, 28, 28), "ising": (1, L, L)}
+    shape = known.get(cfg.dataset) or load(cfg.dataset).shape
     with torch.device("meta"):
         return n_params(build_model(cfg, shape))
 
@@ -203,6 +194,7 @@ class ClassroomBackend(Backend):
     # ---- the Backend contract ---------------------------------------------------------------------------
     def submit(self, cfg: RunConfig, owner: str | None = None) -> str:
         name = owner if (owner and self.user.instructor) else self.user.name
+        check_dataset(self.user, cfg.dataset)  # before the shared cache: another's upload is never served
         job_id = cfg.run_id()
         with self._lock:
             if self._shared(job_id):  # in the cache or being trained: no new work, no quota
@@ -254,6 +246,7 @@ class ClassroomBackend(Backend):
     def resume(self, job_id: str) -> str:
         self._check(job_id)
         info = self.inner.status(job_id)
+        check_dataset(self.user, info.config.get("dataset", ""))  # an upload the student has let go of
         if info.status in ACTIVE:
             return job_id
         with self._lock:
