@@ -82,3 +82,10 @@ def percentile(score: float, reference: torch.Tensor) -> float:
     """The share (in %) of `reference` scores at or below `score`: 99 = rarer than 99% of held-out digits."""
     ref = reference.float().flatten()
     return 100.0 * float((ref <= score).float().mean()) if len(ref) else float("nan")
+
+
+def verdict(pct: float) -> str:
+    """What a percentile of the anomaly score says about a digit, in words."""
+    if pct < 90:
+        return "an ordinary digit to this model"
+    return "unusual" if pct < 99 else "an anomaly: worse reconstructed than 99% of real digits"
