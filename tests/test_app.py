@@ -175,6 +175,8 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
         no_exceptions(page)
         assert len(elements(page, "image")) >= min_images, path
         assert not page.error, (path, [e.value for e in page.error])
+        if path == "app_pages/reconstructions.py":
+            assert any(r"\mathrm{err}(x)" in x.value for x in page.latex), "the error formula beside its bars"
     latent = app("app_pages/latent_space.py")
     latent.session_state[RUN_KEY] = jid
     latent.run()
@@ -258,6 +260,7 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
     no_exceptions(at)
     before = len(elements(at, "image"))
     assert before >= 3  # the epoch strip, the 64 fixed-z samples, fresh samples
+    assert any(r"z\sim \mathcal{N}(0, I),\qquad x = D_\theta(z)" in x.value for x in at.latex)
     at.number_input(key="smp_seed").set_value(-3).run()
     no_exceptions(at)
     assert "seed must be 0 or a positive" in " ".join(e.value for e in at.error)

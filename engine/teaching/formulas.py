@@ -50,6 +50,20 @@ def corruption(kind: str, level: float) -> str:
     return rf"T(x) = \mathrm{{clip}}_{{[0,1]}}\big(x + {num(level, 3)}\,\epsilon\big),\ \epsilon\sim\mathcal{{N}}(0, I)"
 
 
+def pixel_error(mean: float | None = None, pixels: int = PIXELS) -> str:
+    """The mean squared pixel error of a reconstruction (pixels in [0, 1]); with a number, its average."""
+    head = (rf"\mathrm{{err}}(x) = \tfrac{{1}}{{{pixels}}}\sum_{{p=1}}^{{{pixels}}}"
+            r"\big(x_p - D_\theta(E_\phi(x))_p\big)^2")
+    return head if mean is None else aligned("&" + head, rf"&\overline{{\mathrm{{err}}}} = {num(mean, 3)}")
+
+
+def sampling(temperature: float = 1.0, matched: bool = False) -> str:
+    """How fresh samples are made: z from the prior (or the AE codes' own spread), then the decoder."""
+    t = "" if temperature == 1 else rf"{num(temperature, 3)}^2\,"
+    dist = rf"\mathcal{{N}}(\mu_{{codes}}, {t}\sigma_{{codes}}^2)" if matched else rf"\mathcal{{N}}(0, {t}I)"
+    return rf"z\sim {dist},\qquad x = D_\theta(z)"
+
+
 # ---- the lecture's AE losses ---------------------------------------------------------------------------
 def ae_vanilla() -> str:
     """The lecture's vanilla AE loss with the empirical measure μ_ref."""
