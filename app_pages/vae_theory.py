@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.teaching import formulas as fm
 from engine.teaching.dimensionality import best_dim, density_table, peaking
-from engine.teaching.posterior import aggregate, aggregate_text, histogram
+from engine.teaching.posterior import aggregate, aggregate_text, dynamics_text, histogram
 from engine.teaching.reparam import estimator_variance, example_draw, trick_vs_sample
 from ui.backend import store
 from ui.formulas import formula_columns
@@ -102,8 +102,8 @@ if not charts:
 else:
     for col, chart in zip(st.columns(3), charts, strict=True):
         col.altair_chart(chart, width="stretch")
-    st.caption("This run, after each epoch on held-out digits. When σ falls while KL rises and reconstruction "
-               "improves, the reconstruction term is winning; raise β on Live run to see the similarity term win.")
+    st.markdown(dynamics_text(history.get("epochs") or []) or "")
+    st.caption("This run, after each epoch, on held-out digits.")
 
 # ---- 5. the reparameterization trick ------------------------------------------------------------------------------
 st.header("5 · The reparameterization trick, measured")

@@ -18,7 +18,14 @@ from engine.teaching.dimensionality import best_dim, density_table, peaking
 from engine.teaching.drawing import fit_shape, percentile, recon_error, to_mnist
 from engine.teaching.latent import from_plane, interpolate, nearest, pixel_distance_to_data, project_2d, to_plane
 from engine.teaching.lecture import MLP_AE, VAE, differences, listing, printed_model
-from engine.teaching.posterior import aggregate, ellipse, histogram, posterior_params, prior_contours
+from engine.teaching.posterior import (
+    aggregate,
+    dynamics_text,
+    ellipse,
+    histogram,
+    posterior_params,
+    prior_contours,
+)
 
 
 def balanced(tex: str) -> bool:
@@ -147,6 +154,17 @@ def test_aggregate_posterior_uses_mu_plus_sigma_eps():
     h = histogram(agg["z"])
     assert abs(sum(h["density"]) * h["width"] - 1) < 1e-5
     assert max(abs(a - b) for a, b in zip(h["density"], h["normal"], strict=True)) < 0.03
+
+
+def test_dynamics_text_says_which_term_wins():
+    def epochs(*rows):
+        return [{"epoch": i + 1, "heldout": {"recon": r, "kl": k, "posterior_std": s}} for i, (r, k, s) in
+                enumerate(rows)]
+
+    assert "reconstruction term is winning" in dynamics_text(epochs((200, 5, 0.9), (150, 20, 0.4)))
+    assert "similarity term is winning" in dynamics_text(epochs((150, 20, 0.4), (170, 8, 0.8)))
+    assert "no tug of war yet" in dynamics_text(epochs((250, 18, 1.2), (210, 6, 0.5)))
+    assert dynamics_text(epochs((1, 1, 1))) is None and dynamics_text([]) is None
 
 
 def test_posterior_params_of_a_vae_and_an_ae():

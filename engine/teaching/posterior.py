@@ -98,3 +98,33 @@ def prior_contours(proj: dict, radii: tuple[float, ...] = (1.0, 2.0, 3.0), n_poi
         return []
     zero = torch.zeros(k)
     return [ellipse(proj, zero, zero, r, n_points) for r in radii]
+
+
+def _direction(a: float, b: float, rel: float = 0.02) -> str:
+    return "rose" if b > a * (1 + rel) else "fell" if b < a * (1 - rel) else "held"
+
+
+def dynamics_text(epochs: list[dict]) -> str | None:
+    """The lecture's training-dynamics slide read off a run's held-out history (markdown), or None with fewer
+    than two epochs: which term is winning, from how reconstruction, KL and the mean σ moved."""
+    rows = [e.get("heldout") or {} for e in epochs or []]
+    rows = [r for r in rows if all(r.get(k) is not None for k in ("recon", "kl", "posterior_std"))]
+    if len(rows) < 2:
+        return None
+    a, b = rows[0], rows[-1]
+    d = {k: _direction(a[k], b[k]) for k in ("recon", "kl", "posterior_std")}
+    facts = (f"Over {len(rows)} epochs reconstruction {d['recon']} ({a['recon']:.4g} → {b['recon']:.4g}), KL "
+             f"{d['kl']} ({a['kl']:.3g} → {b['kl']:.3g}) and the mean posterior σ {d['posterior_std']} "
+             f"({a['posterior_std']:.2f} → {b['posterior_std']:.2f}).")
+    if d["posterior_std"] == "fell" and d["kl"] == "rose":
+        why = ("The **reconstruction term is winning**: the encoder lowers σ to reconstruct better and pays for it in "
+               "KL. Raise β on Live run to see the similarity term win.")
+    elif d["posterior_std"] == "rose" and d["kl"] == "fell":
+        why = ("The **similarity term is winning**: σ grows toward the prior's 1, KL falls and the codes get noisier, "
+               "so reconstruction pays.")
+    elif d["posterior_std"] == "fell" and d["kl"] == "fell" and a["posterior_std"] > 1:
+        why = ("σ started above 1 (the untrained encoder is noisier than the prior), so lowering it cuts KL and helps "
+               "reconstruction at once: no tug of war yet. Train longer to see KL rise as σ drops below 1.")
+    else:
+        why = "Neither term dominates yet: reconstruction and KL have found a balance for this β."
+    return f"{facts} {why}"
