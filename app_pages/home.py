@@ -25,9 +25,11 @@ PICTURES = dedent("""
       blobs; the CNN autoencoder keeps strokes sharper because convolutions know that nearby pixels belong together.
     - **The AE's latent map** has a cluster per digit with *empty space* between them: decode a point from a gap and
       you get a smudge that is no digit. **The VAE's latent map** is one round, regular cloud around 0, so every point
-      decodes to something digit-like, and walking across it morphs one digit into another.
+      decodes to something digit-like, and walking across it morphs one digit into another. Click either map on the
+      **Latent space** page to decode any point, or draw your own digit and see where it lands.
     - **The reparameterisation trick.** z = μ + σ·ε with ε ~ N(0, I): the randomness sits in ε, so gradients flow
-      through μ and σ back to the encoder.
+      through μ and σ back to the encoder. The **VAE theory** page measures it with autograd on your own VAE, beside
+      the lecture's Bayesian slides.
     - **The tension.** The reconstruction loss hates noise (it wants σ → 0 and codes far apart); the KL term wants
       noise (σ → 1, codes near 0). β sets the exchange rate — watch the two fight on the **Live run** page.
 """)

@@ -10,6 +10,7 @@ from engine.teaching.narration import fmt_seconds, trend_text
 from ui.auth import try_user_backend
 from ui.background import cancel_button
 from ui.charts import loss_chart, total_chart
+from ui.formulas import loss_formulas
 from ui.images import show_grid
 from ui.nav import link
 from ui.pickers import job_picker
@@ -98,7 +99,7 @@ def live() -> None:
     m[3].metric("learning rate", f"{lat['lr']:g}" if "lr" in lat else "—")
     m[4].metric("images / s", f"{lat['images_per_s']:,.0f}" if "images_per_s" in lat else "—")
 
-    chart_col, text_col = st.columns([3, 1])
+    chart_col, text_col = st.columns([3, 2])
     with chart_col:
         chart = loss_chart(hist)
         if chart is None:
@@ -114,6 +115,8 @@ def live() -> None:
                        + (" and β in effect" if variational else "") + ". Dashed red lines: β or the learning rate "
                        "changed. Long runs are averaged to ≤ 500 points.")
     with text_col:
+        st.markdown("**The loss being minimised**")
+        loss_formulas(cfg, lat, f"at step {now.step}")
         st.markdown("**What is happening now**")
         st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events")))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from engine.teaching import formulas as fm
 from ui.backend import store
 from ui.charts import bar_chart
 from ui.images import pixel_error, show_grid
@@ -53,6 +54,7 @@ with tab_one:
                 err = show_pairs(snap)
                 slow_hint(rid)
             with right:
+                st.latex(fm.pixel_error(float(err.mean()), int(np.prod(snap["orig"].shape[1:]))))
                 st.altair_chart(bar_chart(err.tolist(), "squared error per pixel", x_title="held-out image #"),
                                 width="stretch")
                 cfg = config_of(rid)

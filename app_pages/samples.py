@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from engine.teaching import formulas as fm
 from engine.teaching.latent import fresh_samples
 from ui.backend import store
 from ui.images import show_grid
@@ -66,6 +67,7 @@ else:
     if model is not None:
         snap = snapshot(rid) if match else None
         imgs = fresh_samples(model, int(n), int(seed), temp, like=None if snap is None else snap["latent"])
+        st.latex(fm.sampling(temp, matched=snap is not None))
         show_grid(imgs, f"{n} codes z ~ N({'μ_codes' if match else '0'}, "
                         f"{'σ_codes' if match else 'I'}{' × ' + format(temp, 'g') if temp != 1 else ''}) "
                         f"decoded by the latest checkpoint (seed {seed})", nrow=10 if n == 100 else 8)

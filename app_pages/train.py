@@ -10,6 +10,7 @@ from engine.data import LOADERS
 from engine.teaching.narration import completeness
 from ui.auth import try_user_backend
 from ui.backend import store
+from ui.code_compare import lecture_vs_engine
 from ui.nav import go, link
 from ui.runs import submit
 from ui.train_form import BIG, CUSTOM, QUICK, check, form_values, to_settings
@@ -162,6 +163,9 @@ def build() -> tuple[RunConfig | None, list[str], list[str], int | None]:
 cfg, problems, notes, params = build()
 for note in notes:
     st.info(note)
+if cfg is not None:
+    with st.expander("The model in code: the lecture's listing beside `print(model)`", icon=":material/code:"):
+        lecture_vs_engine(cfg)
 st.divider()
 if problems:
     st.error("**Can't launch yet — fix these settings:**\n\n" + "\n".join(f"- {p}" for p in problems))

@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"app_pages/train.py": "Train", "app_pages/live_run.py": "Live_run",  # page file: its URL path
          "app_pages/reconstructions.py": "Reconstructions", "app_pages/samples.py": "Samples",
-         "app_pages/latent_space.py": "Latent_space", "app_pages/runs.py": "Runs"}
+         "app_pages/latent_space.py": "Latent_space", "app_pages/runs.py": "Runs",
+         "app_pages/vae_theory.py": "VAE_theory"}
 TIMEOUT = 120
 
 
@@ -161,6 +162,9 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     assert elements(live, "vega_lite_chart"), "the loss chart is drawn"
     assert len(elements(live, "image")) >= 2, "reconstructions and samples of the last epoch"
     assert any("KL" in m.value for m in live.markdown), "the text beside the chart talks about KL"
+    tex = " ".join(x.value for x in live.latex)
+    assert r"\mathrm{ELBO}" in tex and r"\beta\," in tex, "the ELBO and recon + β·KL beside the chart"
+    assert r"\times" in tex and "= " in tex, "filled in with this run's numbers"
 
     for path, min_images in (("app_pages/reconstructions.py", 1), ("app_pages/samples.py", 2),
                              ("app_pages/latent_space.py", 2), ("app_pages/runs.py", 0)):
@@ -171,11 +175,17 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
         no_exceptions(page)
         assert len(elements(page, "image")) >= min_images, path
         assert not page.error, (path, [e.value for e in page.error])
+        if path == "app_pages/reconstructions.py":
+            assert any(r"\mathrm{err}(x)" in x.value for x in page.latex), "the error formula beside its bars"
     latent = app("app_pages/latent_space.py")
     latent.session_state[RUN_KEY] = jid
     latent.run()
     assert any("2-D latent, drawn directly" in m.value for m in latent.markdown)
     assert elements(latent, "vega_lite_chart"), "the latent map"
+    tex = " ".join(x.value for x in latent.latex)
+    assert r"-\tfrac{1}{2}\sum_{j=1}^{K}" in tex and "KL_j" in tex, "the closed-form KL beside the KL bars"
+    assert any("typical spacing" in m.value for m in latent.markdown), "the decoded point's nearest digit"
+    assert any("decoded at" in str(i.proto) for i in elements(latent, "image")), "the decoded point's image"
 
     # Launching the same settings again is a cache hit.
     again = tiny_train_page()
@@ -250,9 +260,69 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
     no_exceptions(at)
     before = len(elements(at, "image"))
     assert before >= 3  # the epoch strip, the 64 fixed-z samples, fresh samples
+    assert any(r"z\sim \mathcal{N}(0, I),\qquad x = D_\theta(z)" in x.value for x in at.latex)
     at.number_input(key="smp_seed").set_value(-3).run()
     no_exceptions(at)
     assert "seed must be 0 or a positive" in " ".join(e.value for e in at.error)
+
+
+def test_train_page_shows_the_lecture_listing_beside_print_model():
+    at = app("app_pages/train.py").run()
+    no_exceptions(at)
+    code = " ".join(c.value for c in at.code)
+    assert "self.fc21 = nn.Linear(400, 20)" in code, "the lecture's VAE listing (seed-vae is the default)"
+    assert "(fc_mu): Linear(in_features=400, out_features=20" in code, "the engine's print(model)"
+    assert any("Where they differ" in m.value and "whole batch" in m.value for m in at.markdown)
+    at.selectbox(key="tr_preset").set_value("seed-cnn-ae").run()
+    assert "# b, 8, 2, 2" in " ".join(c.value for c in at.code)
+
+
+def trained(store, name: str = "seed-vae", **overrides) -> str:
+    from engine.core.presets import preset
+    from engine.core.trainer import train
+
+    return train(preset(name, **{"dataset": "synthetic", "epochs": 1, **overrides}), store=store).run_id
+
+
+def test_vae_theory_page_measures_a_trained_vae(store):
+    rid = trained(store, latent_dim=3)
+    at = app("app_pages/vae_theory.py")
+    at.session_state["selected_run"] = rid
+    at.run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    tex = " ".join(x.value for x in at.latex)
+    for piece in (r"p(X) = \sum_{Z}", r"q_\phi(Z|X)", r"\mathcal{U}[-a, a]", r"\text{measured: }",
+                  r"\mathrm{Var}[z]", r"\varepsilon", r"\nabla_\mu", r"N^{1/d}"):
+        assert piece in tex, piece
+    assert len(at.latex) >= 10
+    table = at.table[0].value
+    assert (table.loc["Normal(μ, σ).sample()", "∂L/∂μ"] == "none"
+            and table.loc["μ + σ·ε (trick)", "∂L/∂μ"] != "none"), table
+    assert any("layer-wise" in h.value for h in at.header)
+
+
+@pytest.mark.parametrize("settings", [dict(name="seed-vae", latent_dim=1), dict(name="seed-mlp-ae", latent_dim=5),
+                                      dict(name="seed-cnn-ae", latent_dim=2)])
+def test_latent_space_handles_1d_pca_and_cnn_runs(store, settings):
+    rid = trained(store, **settings)
+    at = app("app_pages/latent_space.py")
+    at.session_state["selected_run"] = rid
+    at.run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("Draw a digit" in i.value for i in at.info), "an empty canvas asks for a drawing"
+
+
+def test_latent_space_and_theory_survive_a_missing_checkpoint(store):
+    rid = trained(store, latent_dim=2)
+    store.state_path(rid).unlink()
+    for path in ("app_pages/latent_space.py", "app_pages/vae_theory.py"):
+        at = app(path)
+        at.session_state["selected_run"] = rid
+        at.run()
+        no_exceptions(at)
+        assert any("no checkpoint" in e.value for e in at.error), path
 
 
 # ---- the helpers the pages share ------------------------------------------------------------------

@@ -197,6 +197,7 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     pg.wait_for_function("() => document.querySelectorAll('[data-testid=stImage] img').length >= 2",
                          timeout=30_000)  # the latest reconstructions and samples
     no_exception(pg)
+    assert pg.locator(".katex").count() >= 2 and pg.locator(".katex-error").count() == 0, "ELBO and loss render"
     shoot(pg, "2_live_done")
 
     # The viewing pages draw the finished run.
@@ -262,3 +263,80 @@ def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(server, chrom
         settle(pg)
         no_exception(pg)
         shoot(pg, name)
+
+
+def decoded_src(pg) -> str:
+    """The src of the image the latent map decodes (its caption starts 'decoded at')."""
+    img = pg.locator("[data-testid=stImage]", has_text="decoded at").locator("img").first
+    img.wait_for(timeout=60_000)
+    return img.get_attribute("src") or ""
+
+
+def test_latent_map_click_canvas_and_theory_formulas(server, chromium_page):
+    """Click the latent map: the decoded image changes. Draw a digit: its reconstruction and percentile appear.
+    The formulas render (KaTeX, no error) on Latent space, VAE theory, Train and Live run."""
+    from engine.core.presets import preset
+    from engine.core.store import Store
+    from engine.core.trainer import train
+
+    server, checkpoints = server
+    store = Store(checkpoints)
+    quick = dict(dataset="mnist", latent_dim=2, train_limit=2000, epochs=3)
+    train(preset("seed-mlp-ae", **quick, lr=3e-3), store=store)
+    train(preset("seed-vae", **quick), store=store)  # the newest: the pages open it by default
+    pg = chromium_page
+
+    pg.goto(f"{server}/Latent_space")
+    settle(pg)
+    no_exception(pg)
+    chart = pg.locator("[data-testid=stVegaLiteChart]").first
+    chart.locator("canvas, svg").first.wait_for(timeout=60_000)
+    before = decoded_src(pg)
+    box = chart.bounding_box()
+    pg.mouse.click(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])  # up right, off the centre
+    pg.wait_for_function(
+        """old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]
+                     .find(e => e.innerText.includes('decoded at'));
+                   const img = i && i.querySelector('img'); return img && img.src !== old && img.complete; }""",
+        arg=pg.evaluate("s => new URL(s, location.href).href", before), timeout=60_000)
+    after = decoded_src(pg)
+    assert after != before, "a click on the map decodes a new point"
+    caption = pg.locator("[data-testid=stImage]", has_text="decoded at").first.inner_text()
+    assert "decoded at (0.00, 0.00)" not in caption, caption
+    assert pg.locator(".katex").count() >= 3 and pg.locator(".katex-error").count() == 0
+
+    # Draw a digit: a stroke on the canvas gives its reconstruction, map marker and percentile.
+    canvas = pg.locator("canvas.upper-canvas").first
+    canvas.scroll_into_view_if_needed()
+    cb = canvas.bounding_box()
+    pg.mouse.move(cb["x"] + 0.5 * cb["width"], cb["y"] + 0.2 * cb["height"])
+    pg.mouse.down()
+    for t in range(1, 21):  # a '7': across, then down to the left
+        frac = t / 20
+        x = 0.3 + 0.4 * min(frac * 2, 1) - 0.2 * max(frac * 2 - 1, 0)
+        y = 0.2 + 0.6 * max(frac * 2 - 1, 0)
+        pg.mouse.move(cb["x"] + x * cb["width"], cb["y"] + y * cb["height"])
+    pg.mouse.up()
+    pg.get_by_text("percentile among held-out digits").wait_for(timeout=60_000)
+    settle(pg)
+    no_exception(pg)
+    shoot(pg, "13_latent_space_interactive")
+
+    pg.goto(f"{server}/VAE_theory")
+    settle(pg)
+    pg.get_by_text("7 · History").wait_for(timeout=BOOT_S * 1000)  # the last section: the page has run through
+    settle(pg)
+    pg.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg").first.wait_for(
+        timeout=60_000)
+    no_exception(pg)
+    assert pg.locator(".katex").count() >= 10 and pg.locator(".katex-error").count() == 0
+    text = pg.inner_text("[data-testid=stMain]")
+    assert "none" in pg.locator("[data-testid=stTable]").first.inner_text() and "std(z)" in text
+    shoot(pg, "14_vae_theory")
+
+    pg.goto(f"{server}/Train")
+    settle(pg)
+    pg.get_by_text("The model in code").click()
+    pg.get_by_text("Where they differ").wait_for(timeout=30_000)
+    no_exception(pg)
+    shoot(pg, "15_train_code")

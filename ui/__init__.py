@@ -16,4 +16,9 @@ when a page that needs it imports them.
     lesson_charts, physics_charts   the small charts of Lessons/Applications/Compare and of Ising/Graph AE
     tables       run overviews and comparisons as DataFrames (Runs, Compare)
     train_form   the Train page's form: preset values, parsing, checks, parameter count
+    formulas     st.latex of a run's loss with its numbers; formulas side by side (LaTeX from engine.teaching)
+    latent_charts, latent_map   the latent map's layers; the clickable map (click/sliders -> decoded point)
+    canvas, interpolation       draw your own digit; AE vs VAE interpolation (Latent space)
+    heldout      held-out images, posteriors and reconstruction errors, cached per checkpoint
+    theory_charts, code_compare the VAE theory page's charts; the lecture's listing beside print(model)
 """

@@ -112,8 +112,9 @@ def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> alt
 
 
 def _color(series: list[str]) -> alt.Color:
+    wrap = {"columns": 2} if len(series) > 3 else {}  # four names do not fit on one line beside the formulas
     return alt.Color("series:N", scale=alt.Scale(domain=series, range=[COLORS[s] for s in series]),
-                     legend=alt.Legend(title=None, orient="top"))
+                     legend=alt.Legend(title=None, orient="top", **wrap))
 
 
 def _line(df: pd.DataFrame, term: str, orient: str, color: alt.Color, dash: bool = False) -> alt.Chart:
@@ -186,8 +187,9 @@ def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) 
 
 def latent_scatter(xy, labels, axes: Sequence[str] = ("z₁", "z₂"), classes: Sequence[str] | None = None,
                    domain: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   height: int = 460, max_points: int = 2000) -> alt.Chart:
-    """Held-out codes as points coloured by class, with tooltips (class, index, coordinates)."""
+                   height: int = 460, max_points: int = 2000, legend: bool = True) -> alt.Chart:
+    """Held-out codes as points coloured by class, with tooltips (class, index, coordinates); `legend=False`
+    for small maps."""
     xy = np.asarray(xy, dtype=float)[:max_points]
     labels = np.asarray(labels)[: len(xy)]
     names = [classes[int(i)] if classes is not None and int(i) < len(classes) else str(int(i)) for i in labels]
@@ -200,7 +202,8 @@ def latent_scatter(xy, labels, axes: Sequence[str] = ("z₁", "z₂"), classes: 
         x=alt.X("x:Q", title=axes[0], scale=sx),
         y=alt.Y("y:Q", title=axes[1], scale=sy),
         color=alt.Color("class:N", title="digit" if all(o.isdigit() for o in order) else "class", sort=order,
-                        scale=alt.Scale(scheme="tableau10"), legend=alt.Legend(orient="bottom", columns=10)),
+                        scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(orient="bottom", columns=10) if legend else None),
         opacity=alt.condition(sel, alt.value(0.85), alt.value(0.08)),
         tooltip=[alt.Tooltip("class:N", title="label"), alt.Tooltip("index:Q", title="held-out #"),
                  alt.Tooltip("x:Q", format=".3f", title=axes[0]), alt.Tooltip("y:Q", format=".3f", title=axes[1])],
@@ -217,3 +220,21 @@ def bar_chart(values: Sequence[float], title: str, labels: Sequence[str] | None 
         y=alt.Y("value:Q", title=title),
         tooltip=[alt.Tooltip("item:N", title=x_title), alt.Tooltip("value:Q", format=".4g", title=title)],
     ).properties(height=height)
+
+
+def marked_histogram(values: Sequence[float], marker: float, title: str, marker_label: str = "yours",
+                     bins: int = 30, height: int = 160) -> alt.LayerChart:
+    """A histogram of `values` (e.g. held-out anomaly scores) with a red rule at `marker` (one new score)."""
+    v = np.asarray(values, dtype=float)
+    hi = max(float(np.quantile(v, 0.995)) if len(v) else 1.0, marker) * 1.05
+    counts, edges = np.histogram(np.clip(v, 0, hi), bins=bins, range=(0, hi))
+    df = pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "count": counts})
+    bars = alt.Chart(df).mark_bar(color="#9bb7d4").encode(
+        x=alt.X("lo:Q", title=title), x2="hi", y=alt.Y("count:Q", title="held-out digits"), y2=alt.datum(0),
+        tooltip=[alt.Tooltip("lo:Q", format=".3g", title="from"), alt.Tooltip("hi:Q", format=".3g", title="to"),
+                 "count:Q"])
+    mark = pd.DataFrame({"x": [marker], "label": [marker_label]})
+    rule = alt.Chart(mark).mark_rule(color="#d62728", strokeWidth=2.5).encode(x="x:Q")
+    text = alt.Chart(mark).mark_text(color="#d62728", align="left", dx=4, dy=-4, fontWeight="bold").encode(
+        x="x:Q", y=alt.value(10), text="label:N")
+    return alt.layer(bars, rule, text).properties(height=height)

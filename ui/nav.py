@@ -28,6 +28,8 @@ SECTIONS: dict[str, dict[str, PageSpec]] = {
                          "what an AE and a VAE are, where everything is"),
         "lessons": PageSpec("lessons.py", "Lessons", ":material/school:", "Lessons",
                             "guided experiments that follow the lecture"),
+        "vae_theory": PageSpec("vae_theory.py", "VAE theory", ":material/functions:", "VAE_theory",
+                               "the lecture's formulas, each beside a measurement on your VAE"),
     },
     "Train & watch": {
         "train": PageSpec("train.py", "Train", ":material/fitness_center:", "Train",

@@ -48,6 +48,24 @@ def plane_range(xy: torch.Tensor, variational: bool, margin: float = 0.15) -> tu
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
+def square(xr: tuple[float, float], yr: tuple[float, float]) -> tuple[tuple[float, float], ...]:
+    """The ranges widened to the same span around their centres: drawn in a square chart, one unit is as long
+    on both axes, so N(0, I)'s contours are circles and distances on the map look like distances."""
+    span = max(xr[1] - xr[0], yr[1] - yr[0])
+    cx, cy = (xr[0] + xr[1]) / 2, (yr[0] + yr[1]) / 2
+    return (cx - span / 2, cx + span / 2), (cy - span / 2, cy + span / 2)
+
+
+def from_plane(proj: dict, xy: torch.Tensor) -> torch.Tensor:
+    """Points (n, 2) of the 2-D view `proj` (from project_2d) -> codes (n, k): mean + x·basis[0] + y·basis[1]."""
+    return proj["mean"] + xy.float().reshape(-1, 2) @ proj["basis"][:, : proj["mean"].numel()]
+
+
+def to_plane(proj: dict, z: torch.Tensor) -> torch.Tensor:
+    """Codes (n, k) -> their points (n, 2) in the 2-D view `proj` (the inverse of from_plane on the plane)."""
+    return (z.float().cpu().reshape(-1, proj["mean"].numel()) - proj["mean"]) @ proj["basis"].T
+
+
 def decode_plane(model: Autoencoder, proj: dict, xr: tuple[float, float], yr: tuple[float, float],
                  n: int = 12) -> torch.Tensor:
     """Decode an n×n grid of points of the 2-D view `proj` (from project_2d) back to images, row by row;
@@ -56,8 +74,38 @@ def decode_plane(model: Autoencoder, proj: dict, xr: tuple[float, float], yr: tu
     ys = torch.linspace(yr[1], yr[0], n)
     a, b = torch.meshgrid(ys, xs, indexing="ij")
     pts = torch.stack([b.flatten(), a.flatten()], 1)  # (n*n, 2) as (x, y)
-    z = proj["mean"] + pts @ proj["basis"][:, : proj["mean"].numel()]
-    return model.generate(z).cpu()
+    return model.generate(from_plane(proj, pts)).cpu()
+
+
+def nearest(codes: torch.Tensor, z: torch.Tensor) -> tuple[int, float]:
+    """The held-out code closest to code `z` (k,) in the latent space, and its Euclidean distance."""
+    d = (codes.float().cpu() - z.float().cpu().reshape(1, -1)).norm(dim=1)
+    i = int(d.argmin())
+    return i, float(d[i])
+
+
+def typical_spacing(points: torch.Tensor, n: int = 1000) -> float:
+    """The median distance from a point (code, or its place on the map) to its nearest neighbour: the yardstick
+    that says whether a location is among the data (about this far from a digit) or in a hole (many times
+    farther). NaN with fewer than two points."""
+    c = points[:n].float().cpu()
+    if len(c) < 2:
+        return float("nan")
+    d = torch.cdist(c, c)
+    d.fill_diagonal_(float("inf"))
+    return float(d.min(1).values.median())
+
+
+def interpolate(model: Autoencoder, z_a: torch.Tensor, z_b: torch.Tensor, n: int = 10) -> torch.Tensor:
+    """Decode n codes on the straight line from z_a to z_b (both ends included): images (n, C, H, W)."""
+    t = torch.linspace(0, 1, n).unsqueeze(1)
+    return model.generate((1 - t) * z_a.float().cpu() + t * z_b.float().cpu()).cpu()
+
+
+def pixel_distance_to_data(images: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """For each image (n, C, H, W) in [0, 1], the squared pixel distance to the closest real image: how far a
+    decoded image is from anything the data contains (large in an AE's holes)."""
+    return torch.cdist(images.float().flatten(1), real.float().cpu().flatten(1)).pow(2).min(1).values
 
 
 def widest_dim(codes: torch.Tensor) -> int:
