@@ -6,7 +6,6 @@ import streamlit as st
 
 from engine.core.config import ConfigError, RunConfig, make_config
 from engine.core.presets import DESCRIPTIONS, PRESETS
-from engine.data import LOADERS
 from engine.teaching.narration import completeness
 from ui.auth import try_user_backend
 from ui.backend import store
@@ -14,6 +13,7 @@ from ui.code_compare import lecture_vs_engine
 from ui.nav import go, link
 from ui.runs import submit
 from ui.train_form import BIG, CUSTOM, QUICK, check, form_values, to_settings
+from ui.uploads import trainable_datasets
 
 _warm = try_user_backend()
 if _warm is not None:
@@ -117,7 +117,7 @@ with loss_col:
 
 with train_col:
     st.subheader("Training")
-    st.selectbox("Dataset", list(LOADERS), key="tr_dataset",
+    st.selectbox("Dataset", trainable_datasets(), key="tr_dataset",
                  help="mnist: real handwritten digits bundled with the app (offline). synthetic: tiny blobs for a "
                       "smoke test. Others appear when they are installed or registered.")
     st.number_input("Training images (0 = all)", key="tr_train_limit", step=500,

@@ -130,14 +130,8 @@ def everything(at: AppTest, downloads: list[tuple[str, bytes]]) -> str:
     return "\n".join(parts)
 
 
-# Leaks in pages this branch does not own, with their fix (the marker goes when the page is fixed: strict xfail).
-LEAKY = {"train": "app_pages/train.py lists every registered dataset (list(LOADERS)), other students' uploads "
-                  "included: use ui.uploads.trainable_datasets() for the Dataset selectbox"}
-
-
 @pytest.mark.parametrize("viewer, other", [("alice", "bob"), ("bob", "alice")])
-@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=LEAKY[p]))
-                                  if p in LEAKY else p for p in PAGES])
+@pytest.mark.parametrize("page", PAGES)
 def test_a_student_sees_nothing_of_another_students_work(page, viewer, other, world, downloads):
     tokens = world[1]
     state = {"selected_run": None}
