@@ -58,12 +58,11 @@ def default_workers() -> int:
 
 def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, workers: int | None = None,
                threads: int = 1, on_done: Callable[[Trained], None] | None = None) -> list[Trained]:
-    """Train every chain (see `engine.teaching.pack.chains`) into the store at `root`, `workers` at a time, longest
-    chains first; `on_done` is called in this process as each run finishes."""
-    todo = sorted(chains, key=len, reverse=True)
+    """Train every chain (see `engine.teaching.pack.chains`: longest first) into the store at `root`, `workers` at a
+    time, in the order given; `on_done` is called in this process as each run finishes."""
     out: list[Trained] = []
     with mp.get_context("spawn").Pool(workers or default_workers(), initializer=_init, initargs=(threads,)) as pool:
-        for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in todo]):
+        for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in chains]):
             for t in done:
                 out.append(t)
                 if on_done:

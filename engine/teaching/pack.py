@@ -7,7 +7,10 @@ trained in that order the longer one continues the shorter one's checkpoint inst
 
 from __future__ import annotations
 
+import math
+
 from ..core.config import RunConfig
+from ..data import load
 from .applications import anomaly_specs, compression_specs
 from .lessons import LESSONS, Size, lesson_runs
 
@@ -29,13 +32,21 @@ def demo_pack(size: Size, applications: bool = True) -> list[tuple[str, RunConfi
     return sorted(seen.values(), key=lambda rc: rc[1].epochs)
 
 
+def steps(cfg: RunConfig) -> int:
+    """Optimizer steps of a run from scratch: a rough measure of its cost (small models cost about per step)."""
+    n = cfg.train_limit or len(load(cfg.dataset).train_x)
+    return cfg.epochs * math.ceil(n / cfg.batch_size)
+
+
 def chains(pack: list[tuple[str, RunConfig]]) -> list[list[tuple[str, RunConfig]]]:
     """The pack grouped into chains of runs with the same settings but for the epochs, shortest first: a chain is
-    trained in order by one worker, each run continuing the one before it."""
+    trained in order by one worker, each run continuing the one before it. Longest chains (in steps) first, so
+    that workers running side by side finish at about the same time."""
     groups: dict[str, list[tuple[str, RunConfig]]] = {}
     for role, cfg in pack:
         groups.setdefault(cfg.base_id(), []).append((role, cfg))
-    return [sorted(g, key=lambda rc: rc[1].epochs) for g in groups.values()]
+    out = [sorted(g, key=lambda rc: rc[1].epochs) for g in groups.values()]
+    return sorted(out, key=lambda c: steps(c[-1][1]), reverse=True)
 
 
 def lessons_of(size: Size) -> dict[str, set[str]]:

@@ -28,7 +28,7 @@ LESSONS: dict[str, Lesson] = {
         mlp_cnn_specs, mlp_cnn_evidence, comparisons=architecture.COMPARISONS, labels=architecture.LABELS,
         replicated=("mlp32", "cnn"),
         note="The lecture's two models plus the MLP with a 32-number code, all trained alike (lr 2e-3 and batch 32 "
-             "instead of the lecture's 1e-3 and 128, so 10 epochs suffice). The two 32-number models are close, so "
+             "instead of the lecture's 1e-3 and 128, so 6 epochs suffice). The two 32-number models are close, so "
              "each is trained at 3 seeds: their errors are mean ± seed-to-seed spread (the 3-number MLP is far "
              "from both: one seed)."),
     "ae-latent": Lesson(
