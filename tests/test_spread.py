@@ -1,0 +1,37 @@
+"""The seed-spread audit (engine.teaching.spread): which runs it trains, and how it judges a claim's margin."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.teaching.lessons import LESSONS, SEEDS, differing_fields
+from engine.teaching.spread import CLAIMS, SEPARATED, seed_specs, spread_runs, summarize
+
+
+def test_seed_runs_are_the_lessons_own_runs_and_replicas():
+    for key in CLAIMS:
+        own = LESSONS[key].run_specs("cpu")
+        for s in SEEDS:
+            arms = seed_specs(key, "cpu", s)
+            assert set(arms) == set(LESSONS[key].specs("cpu"))
+            for arm, cfg in arms.items():
+                assert differing_fields([cfg, LESSONS[key].specs("cpu")[arm]]) == []  # only the seed moves
+                if s == 0 or arm in LESSONS[key].replicated:  # shared with what the lesson trains anyway
+                    assert cfg.run_id() == own[arm if s == 0 else f"{arm}#{s}"].run_id()
+    ids = [c.run_id() for _, c in spread_runs("cpu")]
+    own_ids = {c.run_id() for k in CLAIMS for c in LESSONS[k].run_specs("cpu").values()}
+    assert len(ids) == len(set(ids)) and own_ids <= set(ids)
+
+
+def test_summary_of_a_claim_over_seeds():
+    wide = [[("a < b", 1.0, 10.0)], [("a < b", 1.2, 10.5)], [("a < b", 0.8, 9.5)]]
+    row = summarize(wide)[0]
+    assert row["smaller"]["mean"] == pytest.approx(1.0) and row["larger"]["mean"] == pytest.approx(10.0)
+    assert row["margin"] == pytest.approx(9.0) and row["spread"] == pytest.approx(0.5)
+    assert row["ratio"] == pytest.approx(18.0) and row["ratio"] > SEPARATED and row["holds"]
+    close = [[("a < b", 1.0, 1.1)], [("a < b", 1.3, 1.2)], [("a < b", 0.9, 1.0)]]
+    row = summarize(close)[0]
+    assert row["ratio"] < SEPARATED and not row["holds"]  # one seed flips it: the page must show bars
+    assert math.isinf(summarize([[("x", 1.0, 2.0)], [("x", 1.0, 2.0)]])[0]["ratio"])
