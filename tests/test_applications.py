@@ -18,6 +18,7 @@ from engine.teaching.applications import (
     ImageError,
     anomaly_report,
     anomaly_specs,
+    compression_specs,
     denoise,
     elbo_scores,
     image_from_bytes,
@@ -26,7 +27,7 @@ from engine.teaching.applications import (
     recon_scores,
     sample,
 )
-from engine.teaching.lessons import Runs
+from engine.teaching.lessons import SIZES, Runs, differing_fields
 from engine.teaching.metrics import roc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,15 @@ def test_dataset_without_a_digit():
     make_config(dataset=name)  # a valid dataset for a RunConfig
     with pytest.raises(ValueError, match="does not exist"):
         load("mnist-without-12")
+
+
+def test_compared_models_differ_in_one_setting():
+    """AE vs VAE scores come from the same network with and without its variational part; the compression sweep
+    changes the code size only."""
+    for size in SIZES:
+        a = anomaly_specs(size, DIGIT)
+        assert differing_fields([a["ae"], a["vae"]]) == ["variational"]
+        assert differing_fields(list(compression_specs(size).values())) == ["latent_dim"]
 
 
 def test_anomaly_auc_clearly_above_chance(anomaly_runs):

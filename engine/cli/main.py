@@ -12,7 +12,7 @@ import sys
 from ..core.config import ConfigError
 from ..core.store import DamagedCheckpoint, DiskFull, RunIdError, RunLocked
 from ..data import DataUnavailable
-from . import export, ising, jobs, lessons
+from . import bench_lessons, export, ising, jobs, lessons, prepare
 from .common import EXIT_FAILED, Parser, UsageError, add_run_flags, config_from, fail, open_store
 
 
@@ -113,7 +113,7 @@ def build_parser() -> Parser:
     s.add_argument("--threads", type=int, help="torch CPU threads for both loops (default: torch's choice)")
     s.set_defaults(func=cmd_bench)
 
-    for module in (jobs, lessons, ising, export):
+    for module in (jobs, lessons, prepare, bench_lessons, ising, export):
         module.register(sub)
     return p
 

@@ -19,6 +19,7 @@ Reduction = Literal["sum", "mean"]
 Output = Literal["tanh", "sigmoid"]
 LatentActivation = Literal["none", "sigmoid", "relu"]
 NoiseKind = Literal["gaussian", "mask"]
+SparsityForm = Literal["per_unit", "lecture"]
 Device = Literal["auto", "cpu", "cuda"]
 
 # Fields that do not change what is learned: left out of the run's identity.
@@ -29,6 +30,9 @@ MAX_SEED = 2**32 - 1
 # Dataset names as every dataset family spells them ("mnist", "ising-<hash>", "upload-<hash>",
 # "mnist-without-3"): no dots or slashes, so no name can point a dataset resolver outside its folder.
 DATASET_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+# Fields added after run ids were first handed out: left out of the identity while they have these (old) values,
+# so every run stored before the field existed keeps its id; any other value is part of the identity.
+ADDED_LATER = {"sparsity_form": "per_unit"}
 
 
 class ConfigError(ValueError):
@@ -65,6 +69,11 @@ class RunConfig(BaseModel):
     contractive_weight: float = 0.0
     sparsity_weight: float = 0.0
     sparsity_target: float = Field(0.05, description="target mean activation rho of each latent unit")
+    sparsity_form: SparsityForm = Field(
+        "per_unit",
+        description="per_unit: each unit's mean over the batch is pulled to rho (Ng); lecture: each input's mean over "
+                    "the units is pulled to rho (the slides' rho_k(x))",
+    )
 
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -83,7 +92,8 @@ class RunConfig(BaseModel):
     # ---- identity -------------------------------------------------------------------------
     def identity(self) -> dict:
         """The fields that determine the result (not device, label or epoch count)."""
-        d = {k: v for k, v in self.model_dump(mode="json").items() if k not in NOT_IDENTITY}
+        d = {k: v for k, v in self.model_dump(mode="json").items()
+             if k not in NOT_IDENTITY and (k not in ADDED_LATER or ADDED_LATER[k] != v)}
         resolved = variant(self.dataset)
         if resolved != self.dataset:  # e.g. the full MNIST instead of the bundled test set
             d["data"] = resolved

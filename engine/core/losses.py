@@ -50,10 +50,31 @@ def contractive_per_image(encode: Callable[[torch.Tensor], torch.Tensor], x: tor
     return rows.pow(2).flatten(2).sum(2).sum(0) * scale
 
 
-def sparsity_kl(activations: torch.Tensor, rho: float) -> torch.Tensor:
-    """sum_j KL(rho || rho_hat_j), where rho_hat_j is unit j's mean activation over the batch: a scalar."""
-    rho_hat = activations.mean(0).clamp(1e-6, 1 - 1e-6)
-    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+# A latent dimension whose average KL(q(z_j|x) ‖ N(0, 1)) is below this carries (almost) no information about
+# the image: "switched off". One threshold for the whole project (lessons, Latent space page).
+ACTIVE_KL_NATS = 0.1
+
+
+def _bernoulli_kl(p: float, q: torch.Tensor) -> torch.Tensor:
+    """KL(Bernoulli(p) ‖ Bernoulli(q)), elementwise in q."""
+    q = q.clamp(1e-6, 1 - 1e-6)
+    return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
+
+
+def sparsity_kl(activations: torch.Tensor, rho: float, form: str = "per_unit") -> torch.Tensor:
+    """The sparsity penalty for activations in (0, 1) of shape (B, units), with target mean activation `rho`: a scalar.
+
+    "per_unit" (Ng's sparse-autoencoder notes, the default): each unit's mean activation over the batch,
+    ρ̂_j = mean_b a_j(x_b), is pulled to ρ: sum_j KL(ρ ‖ ρ̂_j). Every unit must fire rarely (lifetime sparsity).
+    "lecture" (the slides): for each input the layer's mean activation over its n units, ρ(x) = (1/n) sum_i a_i(x),
+    is pulled to the target, averaged over inputs: mean_b KL(ρ ‖ ρ(x_b)). Each input may switch on only a small
+    share of the units (population sparsity); which units those are is free. (The slides call the target ρ̂ and the
+    measured value ρ(x); Ng calls the target ρ and the measured value ρ̂.)"""
+    if form == "per_unit":
+        return _bernoulli_kl(rho, activations.mean(0)).sum()
+    if form == "lecture":
+        return _bernoulli_kl(rho, activations.mean(1)).mean()
+    raise ValueError(f"unknown sparsity form '{form}'")
 
 
 def corrupt(x01: torch.Tensor, kind: str, level: float) -> torch.Tensor:

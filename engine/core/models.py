@@ -92,9 +92,10 @@ class Autoencoder(nn.Module):
         return torch.cat([self.generate(self.code(x01[i:i + CHUNK])) for i in range(0, len(x01), CHUNK)])
 
     def loss_terms(self, x01: torch.Tensor, target01: torch.Tensor | None = None, *, contractive: bool = False,
-                   sparsity_target: float | None = None) -> dict[str, torch.Tensor]:
+                   sparsity_target: float | None = None, sparsity_form: str = "per_unit") -> dict[str, torch.Tensor]:
         """Per-image terms for a batch: {"recon": (B,), "kl": (B,) for a VAE (one sampled z: with the recon
-        term, the negative ELBO), "contractive": (B,) if asked, "sparsity": () if a target ρ is given}.
+        term, the negative ELBO), "contractive": (B,) if asked, "sparsity": () if a target ρ is given (in
+        `sparsity_form`, see `losses.sparsity_kl`)}.
         `x01` is what the encoder sees (a corrupted image for a denoising AE), `target01` what the decoder
         must rebuild (default: x01)."""
         inp = self.to_model(x01)
@@ -106,7 +107,7 @@ class Autoencoder(nn.Module):
         if contractive:
             terms["contractive"] = contractive_per_image(self.encode, inp)
         if sparsity_target is not None:
-            terms["sparsity"] = sparsity_kl(out.z, sparsity_target)
+            terms["sparsity"] = sparsity_kl(out.z, sparsity_target, sparsity_form)
         return terms
 
     def sample(self, x: torch.Tensor) -> Output:

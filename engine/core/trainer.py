@@ -68,7 +68,8 @@ def objective(model: Autoencoder, cfg: RunConfig, x01: torch.Tensor, beta: float
     """(loss to minimise, batch means of every term in TERMS order) for one batch of clean images."""
     inp = corrupt(x01, cfg.noise_kind, cfg.noise_std) if cfg.noise_std > 0 else x01
     terms = model.loss_terms(inp, x01 if cfg.noise_std > 0 else None, contractive=cfg.contractive_weight > 0,
-                             sparsity_target=cfg.sparsity_target if cfg.sparsity_weight > 0 else None)
+                             sparsity_target=cfg.sparsity_target if cfg.sparsity_weight > 0 else None,
+                             sparsity_form=cfg.sparsity_form)
     recon = terms["recon"].mean()
     zero = recon.new_zeros(())
     kl, contractive = (terms[k].mean() if k in terms else zero for k in ("kl", "contractive"))

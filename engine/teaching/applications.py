@@ -67,12 +67,13 @@ def compression_table(train_x: torch.Tensor, test_x: torch.Tensor, models: dict[
 
 # ---- anomaly detection -----------------------------------------------------------------------------
 def anomaly_specs(size: Size, digit: int = 2, base: str = "mnist") -> dict[str, RunConfig]:
-    """An AE and a VAE trained on every digit but `digit`."""
+    """A VAE (the lecture's 784-400-8) and the same network without sampling and KL (an AE), trained on every digit
+    but `digit`: the two differ in `variational` only."""
     b = budget(size)
     extra = dict(batch_size=32) if size == "test" else {}
     ds = without(base, digit)
-    return {"ae": named(preset("denoising-ae", noise_std=0.0, latent_dim=8, dataset=ds, **b,
-                         **extra), f"anomaly-ae-no{digit}"),
+    return {"ae": named(preset("seed-vae", variational=False, latent_dim=8, dataset=ds, **b, **extra),
+                        f"anomaly-ae-no{digit}"),
             "vae": named(preset("seed-vae", latent_dim=8, dataset=ds, **b, **extra), f"anomaly-vae-no{digit}")}
 
 

@@ -1,0 +1,114 @@
+"""`python -m engine prepare [--size S]`: the demo pack — train every run the lessons and the Applications page need,
+ahead of time, so every lesson opens at once afterwards.
+
+Runs are trained in parallel worker processes with one torch thread each: these models are small, so one thread
+per run keeps both cores busy, while two threads on one small run mostly wait on each other (and on a busy
+machine a multi-threaded run slows down several-fold). Runs that continue each other go to one worker in order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.config import RunConfig
+
+
+@dataclass
+class Trained:
+    role: str
+    run_id: str
+    status: str
+    cached: bool
+    seconds: float  # wall-clock seconds of this run in its worker
+    cpu_seconds: float
+    finished: float  # time.time() when it finished
+    message: str = ""
+
+
+def _init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_chain(args: tuple[str, list[tuple[str, RunConfig]]]) -> list[Trained]:
+    """Train a chain of runs in this worker, each continuing the one before it (same settings, more epochs)."""
+    from ..core.store import Store
+    from ..core.trainer import train
+
+    root, chain = args
+    store, out = Store(root), []
+    for role, cfg in chain:
+        t, c = time.perf_counter(), time.process_time()
+        res = train(cfg, store=store)
+        out.append(Trained(role, cfg.run_id(), res.status, res.cached, time.perf_counter() - t,
+                           time.process_time() - c, time.time(), res.message))
+    return out
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, workers: int | None = None,
+               threads: int = 1, on_done: Callable[[Trained], None] | None = None) -> list[Trained]:
+    """Train every chain (see `engine.teaching.pack.chains`: longest first) into the store at `root`, `workers` at a
+    time, in the order given; `on_done` is called in this process as each run finishes."""
+    out: list[Trained] = []
+    with mp.get_context("spawn").Pool(workers or default_workers(), initializer=_init, initargs=(threads,)) as pool:
+        for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in chains]):
+            for t in done:
+                out.append(t)
+                if on_done:
+                    on_done(t)
+    return out
+
+
+def _cmd(args) -> int:
+    from tqdm import tqdm
+
+    from ..core.store import Store
+    from ..teaching.lessons import default_size
+    from ..teaching.pack import chains, demo_pack
+
+    size = args.size or default_size()
+    store = Store(args.checkpoints)
+    pack = demo_pack(size, applications=not args.lessons_only)
+    todo = [rc for rc in pack if not store.is_complete(rc[1].run_id())]
+    print(f"demo pack at size '{size}': {len(pack)} runs, {len(pack) - len(todo)} already trained, {len(todo)} to "
+          f"train in {args.workers or default_workers()} worker processes → {store.root}", file=sys.stderr)
+    failed = []
+    with tqdm(total=len(todo), unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
+        def done(t: Trained) -> None:
+            bar.set_postfix_str(t.role, refresh=False)
+            bar.update(1)
+            if t.status != "completed":
+                failed.append(t)
+
+        train_pack(chains(todo), store.root, args.workers, args.threads, done)
+    for t in failed:
+        print(f"{t.role} ({t.run_id}) ended {t.status}: {t.message}", file=sys.stderr)
+    print(f"{len(todo) - len(failed)} of {len(todo)} runs trained; every lesson at size '{size}' opens at once"
+          if not failed else f"{len(failed)} runs did not complete")
+    return 1 if failed else 0
+
+
+def add_pool_flags(s) -> None:
+    s.add_argument("--workers", type=int, help="parallel worker processes (default: one per CPU core)")
+    s.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+
+
+def register(sub) -> None:
+    from ..teaching.lessons import SIZES
+
+    s = sub.add_parser("prepare", help="train every lesson's runs ahead of time (the demo pack), in parallel")
+    s.add_argument("--size", choices=SIZES, help="cpu (default without a GPU) or gpu; test is for unit tests")
+    s.add_argument("--lessons-only", action="store_true", help="skip the Applications page's runs")
+    add_pool_flags(s)
+    s.set_defaults(func=_cmd)
