@@ -9,8 +9,14 @@ It imports neither torch nor the engine, so Home is drawn at once; pages load wh
 ("Loading <page>…", shown once a page has taken 0.5 s) so a page never sits blank while PyTorch loads."""
 
 import logging
+import os
 
-import streamlit as st
+# Before anything imports torch in this process: OpenMP threads that spin while they wait made torch calls on the
+# pages 10-100× slower whenever the cores are shared (sessions, training jobs, browsers): 30 σ-ellipses of the
+# Latent space page took 1.4 s instead of 0.013 s. Let them sleep instead, as the job processes do.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402 - after the OpenMP setting above
 
 from ui.classroom import classroom_enabled
 from ui.nav import APP_ICON, sections
