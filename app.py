@@ -5,11 +5,18 @@ In classroom mode an unexpected error shows one line, never a stack trace: `clie
 "none" (also for errors in auto-refreshing fragments), and the router catches what a page raises, shows one
 line and logs the traceback on the server.
 
-It imports neither torch nor the engine, so Home is drawn at once; pages load what they need."""
+It imports neither torch nor the engine, so Home is drawn at once; pages load what they need, under a spinner
+("Loading <page>…", shown once a page has taken 0.5 s) so a page never sits blank while PyTorch loads."""
 
 import logging
+import os
 
-import streamlit as st
+# Before anything imports torch in this process: OpenMP threads that spin while they wait made torch calls on the
+# pages 10-100× slower whenever the cores are shared (sessions, training jobs, browsers): 30 σ-ellipses of the
+# Latent space page took 1.4 s instead of 0.013 s. Let them sleep instead, as the job processes do.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402 - after the OpenMP setting above
 
 from ui.classroom import classroom_enabled
 from ui.nav import APP_ICON, sections
@@ -23,11 +30,14 @@ if classroom:  # the login gate and "signed in as" (classroom mode only: it load
     sidebar_user()
 page = st.navigation(sections(), expanded=True)
 st.set_page_config(page_title=f"{page.title} · AE & VAE lab", page_icon=page.icon)
+loading = st.spinner(f"Loading {page.title}…")  # a heavy page's first visit imports torch and the engine
 if not classroom:
-    page.run()
+    with loading:
+        page.run()
 else:
     try:
-        page.run()
+        with loading:
+            page.run()
     except Exception as e:  # noqa: BLE001 - st.stop / st.rerun are BaseExceptions and pass through
         logging.getLogger("ae_lab").exception("page %s failed", page.title)
         st.error(f"Something went wrong on this page ({type(e).__name__}). It was logged for your instructor: "

@@ -158,8 +158,8 @@ def drawing() -> None:
         digit_report(model, x, heldout_errors(rid, cfg.dataset, len(codes)))
     with c:
         layers, text = drawn_code_layers(model, x, proj, (xr, yr))
-        st.altair_chart(latent_map_chart(proj["xy"], labels, proj["axes"], classes, (xr, yr), clickable=False,
-                                         above=layers, height=300, legend=False), width="content")
+        st.vega_lite_chart(latent_map_chart(proj["xy"], labels, proj["axes"], classes, (xr, yr), clickable=False,
+                                            above=layers, height=300, legend=False), width="content")
         st.caption(text)
 
 

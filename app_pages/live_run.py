@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from engine.jobs import RESUMABLE, JobError
+from engine.jobs import QUEUED, RESUMABLE, JobError, JobInfo
 from engine.teaching.narration import fmt_seconds, trend_text
 from ui.auth import try_user_backend
 from ui.background import cancel_button
@@ -14,9 +14,19 @@ from ui.formulas import loss_formulas
 from ui.images import show_grid
 from ui.nav import link
 from ui.pickers import job_picker
+from ui.runs import snapshot
 from ui.state import select_run
 
 REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
+FIRST_POINT_S = 0.25  # ... and while it has started but shows no point yet: the first point is a moment away
+
+
+def phase(job: JobInfo) -> str:
+    """What the page is waiting for: queued | starting (no point yet) | running | done."""
+    if job.done:
+        return "done"
+    return "queued" if job.status == QUEUED else "running" if job.step else "starting"
+
 
 st.title("Live run")
 be = try_user_backend()
@@ -96,10 +106,10 @@ def charts(hist: dict, lat: dict, step: int) -> None:
         if chart is None:
             st.info("The first points appear after a few steps…")
         else:
-            st.altair_chart(chart, width="stretch")
+            st.vega_lite_chart(chart, width="stretch")
             total = total_chart(hist)
             if total is not None:
-                st.altair_chart(total, width="stretch")
+                st.vega_lite_chart(total, width="stretch")
             st.caption("Top: reconstruction (left axis) and " + ("KL" if variational else "the regulariser, if any,")
                        + " (right axis) per image, each on its own scale; diamonds are held-out values after each "
                        "epoch. Bottom: the total loss the optimizer minimises"
@@ -113,10 +123,7 @@ def charts(hist: dict, lat: dict, step: int) -> None:
 
 
 def pictures(now) -> None:
-    try:
-        snap = be.snapshot(jid) if now.epoch else None
-    except JobError:
-        snap = None
+    snap = snapshot(jid, now.epoch) if now.epoch else None  # the job is this user's (be.status said so); cached
     if not snap:
         if not now.done:
             st.caption("Pictures appear after the first epoch.")
@@ -131,9 +138,10 @@ def pictures(now) -> None:
             show_grid(snap["samples"][:16], "samples from fixed z")
 
 
-@st.fragment(run_every=REFRESH_S if running else None)
+@st.fragment(run_every={"queued": REFRESH_S, "starting": FIRST_POINT_S, "running": REFRESH_S}.get(phase(info)))
 def live() -> None:
-    """Everything that changes while the job runs; re-executed alone every REFRESH_S seconds."""
+    """Everything that changes while the job runs; re-executed alone every REFRESH_S seconds (FIRST_POINT_S while
+    the first point is on its way)."""
     try:
         now = be.status(jid)
         hist = be.metrics(jid)
@@ -144,8 +152,8 @@ def live() -> None:
     metrics_row(now.latest or {})
     charts(hist, now.latest or {}, now.step)
     pictures(now)
-    if running and now.done:
-        st.rerun()  # one full rerun: buttons and steering switch to the finished state
+    if phase(now) != phase(info):
+        st.rerun()  # one full rerun: the poll period changes, buttons and steering switch to the finished state
 
 
 live()

@@ -337,7 +337,7 @@ def test_loss_chart_downsamples_and_marks_beta_changes():
     assert df["recon"].iloc[0] < 200 and abs(df["recon"].mean() - (200 - 2999 / 200)) < 0.1, "bucket means"
     hist = {"steps": steps, "epochs": [{"epoch": 1, "heldout": {"recon": 190.0, "kl": 6.0}}],
             "events": [{"kind": "beta", "step": 1500, "epoch": 2, "value": 2.0}]}
-    spec = loss_chart(hist).to_dict()
+    spec = loss_chart(hist)  # a Vega-Lite spec with its data as named datasets (lists of records)
     text = str(spec)
     assert "'independent'" in text, "reconstruction and KL on independent y axes"
     assert "β → 2" in text and "'KL to the prior'" in text and "'held-out KL'" in text
@@ -346,11 +346,49 @@ def test_loss_chart_downsamples_and_marks_beta_changes():
     assert rows < 4 * MAX_POINTS, "the chart carries the down-sampled points, not all 3000"
     rule = next(v for v in spec["datasets"].values() if v and "label" in v[0])
     assert abs(rule[0]["progress"] - 1.5) < 0.01, "the β rule sits at step 1500 = epoch 1.5"
-    total = str(total_chart(hist).to_dict())
+    total = str(total_chart(hist))
     assert "β in effect" in total and "total loss (minimised)" in total
     ae = [{**p, "kl": 0.0} for p in steps]
-    assert "KL" not in str(loss_chart(ae).to_dict()) and "β in effect" not in str(total_chart(ae).to_dict())
+    assert "KL" not in str(loss_chart(ae)) and "β in effect" not in str(total_chart(ae))
     assert loss_chart({"steps": []}) is None and total_chart([]) is None
+    from altair.vegalite.v6.schema.core import TopLevelSpec  # the specs are hand-built: check them against the schema
+
+    for chart in (spec, total_chart(hist), loss_chart(ae), total_chart(ae), loss_chart(steps)):
+        TopLevelSpec.validate(chart)
+
+
+def test_latent_map_specs_are_valid_vega_lite():
+    """The latent map's layers are hand-built Vega-Lite: every combination the pages draw passes the schema, and
+    the clickable grid is generated in the browser (no cell is sent)."""
+    import json
+
+    import numpy as np
+    from altair.vegalite.v6.schema.core import TopLevelSpec
+
+    from ui.latent_charts import (
+        PICK,
+        PICK_POINT,
+        curve_layer,
+        ellipse_layer,
+        latent_map_chart,
+        marker_layer,
+        prior_layer,
+    )
+
+    rng = np.random.default_rng(0)
+    xy, labels, dom = rng.normal(size=(300, 2)), rng.integers(0, 10, 300), ((-3.0, 3.0), (-3.0, 3.0))
+    rings = [np.stack([r * np.cos(t), r * np.sin(t)], 1) for r in (1, 2, 3) for t in [np.linspace(0, 6.3, 40)]]
+    below = [prior_layer(rings, dom), ellipse_layer(rings[:2], ["3", "5"], dom, [str(i) for i in range(10)])]
+    above = [marker_layer(0.5, -0.5, "decoded here", dom), curve_layer(rings[0], dom, dots=True, dash=True)]
+    clickable = latent_map_chart(xy, labels, ["z₁", "z₂"], None, dom, below=below, above=above, height=400)
+    small = latent_map_chart(xy, labels, ["PC1", "PC2"], ["a"] * 10, dom, clickable=False, above=above[:1],
+                             legend=False, height=260)
+    for spec in (clickable, small):
+        TopLevelSpec.validate(spec)
+    text = json.dumps(clickable)
+    assert f'"{PICK}"' in text and f'"{PICK_POINT}"' in text and '"sequence"' in text
+    assert len(text) < 60_000 and len(clickable["datasets"]["codes"]) == 300
+    assert PICK not in json.dumps(small)
 
 
 def test_project_2d_uses_codes_directly_or_pca():

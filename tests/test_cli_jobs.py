@@ -101,3 +101,12 @@ def test_errors_are_one_line_with_exit_2(root, capsys, args, message):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bench_jobs_burst_trains_every_run(capsys):
+    """`bench-jobs --burst N` submits N different quick-demo runs at once (one job at a time here) and reports each
+    one's first point and that all of them completed; its throw-away folder and processes are gone afterwards."""
+    assert main(["bench-jobs", "--burst", "2", "--max-jobs", "1", "--warm", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 quick-demo runs submitted at once (1 at a time, 1 warm" in out
+    assert "submit → first point: median" in out and "statuses: ['completed']" in out

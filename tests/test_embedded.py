@@ -286,3 +286,26 @@ def test_jobs_of_a_restarted_machine_are_interrupted_and_resume(backend):
     info = backend.status(job)
     assert info.status == INTERRUPTED and "machine restarted" in info.message, info
     assert backend.wait(backend.resume(job), timeout=300).status == COMPLETED
+
+
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_warm_processes_run_nicer_and_jobs_share_the_cores(tmp_path, monkeypatch):
+    """warm=2 keeps two preloaded processes (started one after the other); job processes run at
+    $AE_LAB_JOB_NICE below the app, and two jobs that may run at once on this machine share its cores."""
+    monkeypatch.setenv("AE_LAB_JOB_NICE", "7")
+    b = EmbeddedBackend(tmp_path / "warm2", max_jobs=2, warm=2)
+    try:
+        assert b.prewarm(wait=True, timeout=120)
+        wait_for(lambda: len(b.db.spares()) == 2 and set(b.db.spares()) <= set(b.db.ready_pids()), timeout=120)
+        spares = b.db.spares()
+        assert all(nice_of(p) == min(19, nice_of(os.getpid()) + 7) for p in spares)
+        first, second = b.submit(slow(40, epochs=20)), b.submit(slow(41, epochs=20))
+        wait_for(lambda: b.status(first).step > 0 and b.status(second).step > 0)
+        assert {b.processes(first)[0], b.processes(second)[0]} == set(spares)  # both went to warm processes
+        threads = max(1, len(os.sched_getaffinity(0)) // 2)
+        assert b.db.job(first)["threads"] == b.db.job(second)["threads"] == threads
+    finally:
+        b.shutdown()

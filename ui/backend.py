@@ -31,6 +31,13 @@ def plain_backend() -> Backend | None:
         return None
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _store(root: str) -> Store:
+    return Store(root or None)
+
+
 def store() -> Store:
-    """The checkpoint store (cheap to create; reads $AE_LAB_CHECKPOINTS each time so tests can isolate)."""
-    return Store()
+    """The checkpoint store, one per folder shared by every session (opening its index costs a few ms; every page
+    asks several times per run). Reads $AE_LAB_CHECKPOINTS each time, so a test that points it elsewhere gets its
+    own. Pages only read through it: writes go through the backend."""
+    return _store(os.environ.get("AE_LAB_CHECKPOINTS", ""))

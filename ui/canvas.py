@@ -8,7 +8,6 @@ lands on the latent map (μ and, for a VAE, its σ-ellipse) and how unusual the 
 
 from __future__ import annotations
 
-import altair as alt
 import numpy as np
 import streamlit as st
 import torch
@@ -20,7 +19,7 @@ from engine.teaching.posterior import ellipse, posterior_params
 
 from .charts import marked_histogram
 from .images import show_grid
-from .latent_charts import Domain, curve_layer, marker_layer
+from .latent_charts import Domain, Spec, curve_layer, marker_layer
 
 CANVAS = 252  # pixels: 9× an MNIST digit
 DRAWN = "#d62728"
@@ -65,7 +64,7 @@ def digit_report(model: Autoencoder, x: torch.Tensor, heldout_errors: torch.Tens
 
 
 def drawn_code_layers(model: Autoencoder, x: torch.Tensor, proj: dict,
-                      domain: Domain) -> tuple[list[alt.TopLevelMixin], str]:
+                      domain: Domain) -> tuple[list[Spec], str]:
     """Map layers showing where the drawing's code lands: μ (a diamond) and, for a VAE, its 1σ and 2σ ellipses;
     and one sentence saying where that is."""
     mu, logvar = posterior_params(model, x)

@@ -1,9 +1,11 @@
-"""Altair charts shared by the pages. Pure functions: data in, `alt.Chart` out (draw with
-`st.altair_chart(chart, width="stretch")`). No Streamlit here, so they are easy to test.
+"""Charts shared by the pages. Pure functions: data in, a chart out — an `alt.Chart` (draw with
+`st.altair_chart(chart, width="stretch")`), or for the charts redrawn every second (Live run) a plain Vega-Lite
+spec (`st.vega_lite_chart(spec, width="stretch")`). No Streamlit here, so they are easy to test.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import altair as alt
@@ -60,7 +62,15 @@ def _progress_at(df: pd.DataFrame, step: float) -> float:
     return float(np.interp(step, df["step"].to_numpy(), df["progress"].to_numpy()))
 
 
-def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> alt.LayerChart | alt.Chart | None:
+# ---- the Live run charts: plain Vega-Lite specs -------------------------------------------------------------
+# Live run redraws them every second for every student watching: built as dicts they cost well under a
+# millisecond, where the same charts in Altair took ~0.25 s of the server's one Python thread to build and
+# convert. Draw them with `st.vega_lite_chart(spec, width="stretch")`; each spec carries its data as named
+# datasets (lists of records) that Streamlit sends as Arrow.
+X_EPOCH = {"field": "progress", "type": "quantitative", "title": "epoch"}
+
+
+def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> dict | None:
     """The tension chart: reconstruction (left axis) against KL — or, for an AE, its other regulariser —
     (right axis), each on its own scale, with held-out values as dots after each epoch and vertical
     rules where β or the learning rate was steered. `history` is a Store/Backend metrics dict
@@ -71,30 +81,20 @@ def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> alt.
         return None
     has = {t: t in df and float(df[t].abs().max()) > 0 for t in ("kl", "contractive", "sparsity")}
     right = next((t for t in ("kl", "contractive", "sparsity") if has[t]), None)
-    series = ["reconstruction", *([TERM_NAMES[right]] if right else [])]
-    if epochs:
-        series.append("held-out reconstruction")
-        if right == "kl":
-            series.append("held-out KL")
+    held = {t: _heldout_rows(epochs, t) for t in ("recon", *(["kl"] if right == "kl" else []))}
+    series = ["reconstruction", *([TERM_NAMES[right]] if right else []),
+              *(["held-out reconstruction"] if held["recon"] else []), *(["held-out KL"] if held.get("kl") else [])]
     color = _color(series)
-
-    left = _line(df, "recon", "left", color)
-    ho = _heldout(epochs, "recon", "left", color)
-    left = alt.layer(left, ho) if ho is not None else left
+    datasets = {"steps": _records(df, ["recon", *([right] if right else [])]),
+                **{f"heldout_{t}": rows for t, rows in held.items() if rows}}
+    axes = [_axis_group("recon", "left", color, bool(held["recon"]))]
     if right:
-        r = _line(df, right, "right", color)
-        ho_r = _heldout(epochs, "kl", "right", color) if right == "kl" else None
-        r = alt.layer(r, ho_r) if ho_r is not None else r
-        chart = alt.layer(left, r).resolve_scale(y="independent")
-    else:
-        chart = left
-    rules = _change_rules(events, pd.DataFrame(steps))
-    if rules is not None:
-        chart = alt.layer(chart, rules)
-    return chart.properties(height=height)
+        axes.append(_axis_group(right, "right", color, bool(held.get("kl"))))
+    chart = {"layer": axes, "resolve": {"scale": {"y": "independent"}}} if right else axes[0]
+    return _with_rules(chart, events, steps, datasets, height)
 
 
-def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> alt.LayerChart | alt.Chart | None:
+def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> dict | None:
     """The total loss the optimizer minimises (left axis) and, for a VAE, β in effect (right axis, steps)."""
     steps, _, events = _steps_of(history)
     df = downsample(steps, max_points)
@@ -102,69 +102,84 @@ def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> alt
         return None
     with_beta = "beta" in df and "kl" in df and float(df["kl"].abs().max()) > 0
     color = _color([TERM_NAMES["loss"], *([TERM_NAMES["beta"]] if with_beta else [])])
-    chart = _line(df, "loss", "left", color)
+    chart = _line("loss", "left", color)
     if with_beta:
-        chart = alt.layer(chart, _line(df, "beta", "right", color, dash=True)).resolve_scale(y="independent")
-    rules = _change_rules(events, pd.DataFrame(steps))
-    if rules is not None:
-        chart = alt.layer(chart, rules)
-    return chart.properties(height=height)
+        chart = {"layer": [chart, _line("beta", "right", color, dash=True)], "resolve": {"scale": {"y": "independent"}}}
+    return _with_rules(chart, events, steps, {"steps": _records(df, ["loss", *(["beta"] if with_beta else [])])},
+                       height)
 
 
-def _color(series: list[str]) -> alt.Color:
+def _records(df: pd.DataFrame, terms: list[str]) -> list[dict]:
+    """The columns a chart draws (epoch progress and its terms), as records."""
+    return df[["progress", *terms]].to_dict("records")
+
+
+def _heldout_rows(epochs: Sequence[dict], term: str) -> list[dict]:
+    series = "held-out reconstruction" if term == "recon" else "held-out KL"
+    pts = [{"progress": e["epoch"], "value": (e.get("heldout") or {}).get(term), "series": series}
+           for e in epochs or []]
+    return [p for p in pts if p["value"] is not None]
+
+
+def _color(series: list[str]) -> dict:
+    """One legend for every layer: the field `series` (each layer's curve name) on this shared colour scale."""
     wrap = {"columns": 2} if len(series) > 3 else {}  # four names do not fit on one line beside the formulas
-    return alt.Color("series:N", scale=alt.Scale(domain=series, range=[COLORS[s] for s in series]),
-                     legend=alt.Legend(title=None, orient="top", **wrap))
+    return {"field": "series", "type": "nominal", "scale": {"domain": series, "range": [COLORS[s] for s in series]},
+            "legend": {"title": None, "orient": "top", **wrap}}
 
 
-def _line(df: pd.DataFrame, term: str, orient: str, color: alt.Color, dash: bool = False) -> alt.Chart:
+TOOLTIP = [{**X_EPOCH, "format": ".2f"}, {"field": "value", "type": "quantitative", "format": ".4g"},
+           {"field": "series", "type": "nominal", "title": "curve"}]
+
+
+def _y(field: str, name: str, orient: str, **axis) -> dict:
+    return {"field": field, "type": "quantitative", "title": name,
+            "axis": {"orient": orient, "titleColor": COLORS[name], **axis}}
+
+
+def _line(term: str, orient: str, color: dict, dash: bool = False) -> dict:
+    """One training curve of the step points (dataset "steps"), on its own y axis."""
     name = TERM_NAMES[term]
     fmt = {"format": ".3~f"} if term == "beta" else {}
-    d = df[["progress", term]].rename(columns={term: "value"}).assign(series=name)
-    return alt.Chart(d).mark_line(strokeDash=[5, 3] if dash else [1, 0],
-                                  interpolate="step-after" if term == "beta" else "linear").encode(
-        x=alt.X("progress:Q", title="epoch"),
-        y=alt.Y("value:Q", title=name, scale=alt.Scale(zero=False),
-                axis=alt.Axis(orient=orient, titleColor=COLORS[name], **fmt)),
-        color=color,
-        tooltip=[alt.Tooltip("progress:Q", title="epoch", format=".2f"), alt.Tooltip("value:Q", format=".4g"),
-                 alt.Tooltip("series:N", title="curve")],
-    )
+    mark = {"type": "line", "interpolate": "step-after" if term == "beta" else "linear"}
+    return {"data": {"name": "steps"}, "mark": {**mark, **({"strokeDash": [5, 3]} if dash else {})},
+            "transform": [{"calculate": f"datum[{json.dumps(term)}]", "as": "value"},
+                          {"calculate": json.dumps(name), "as": "series"}],
+            "encoding": {"x": X_EPOCH, "y": {**_y("value", name, orient, **fmt), "scale": {"zero": False}},
+                         "color": color, "tooltip": TOOLTIP}}
 
 
-def _heldout(epochs: Sequence[dict], term: str, orient: str, color: alt.Color) -> alt.Chart | None:
-    """Held-out values after each epoch, as dots on the same axis as the training curve."""
-    pts = [{"progress": e["epoch"], "value": (e.get("heldout") or {}).get(term)} for e in epochs or []]
-    pts = [p for p in pts if p["value"] is not None]
-    if not pts:
-        return None
-    name = "held-out reconstruction" if term == "recon" else "held-out KL"
-    return alt.Chart(pd.DataFrame(pts).assign(series=name)).mark_point(filled=True, size=60, shape="diamond").encode(
-        x=alt.X("progress:Q"),
-        # The same axis as the training curve (an axis=None here would hide the shared axis).
-        y=alt.Y("value:Q", title=TERM_NAMES[term], axis=alt.Axis(orient=orient, titleColor=COLORS[TERM_NAMES[term]])),
-        color=color,
-        tooltip=[alt.Tooltip("progress:Q", title="after epoch"), alt.Tooltip("value:Q", format=".4g"),
-                 alt.Tooltip("series:N", title="curve")])
+def _axis_group(term: str, orient: str, color: dict, heldout: bool) -> dict:
+    """A training curve and, when there are any, the held-out values after each epoch as dots on its axis."""
+    line = _line(term, orient, color)
+    if not heldout:
+        return line
+    dots = {"data": {"name": f"heldout_{term}"},
+            "mark": {"type": "point", "filled": True, "size": 60, "shape": "diamond"},
+            "encoding": {"x": {"field": "progress", "type": "quantitative"},
+                         "y": _y("value", TERM_NAMES[term], orient), "color": color,
+                         "tooltip": [{"field": "progress", "type": "quantitative", "title": "after epoch"},
+                                     *TOOLTIP[1:]]}}
+    return {"layer": [line, dots]}
 
 
-def _change_rules(events: Sequence[dict], steps: pd.DataFrame) -> alt.Chart | None:
-    """Vertical rules where β or the learning rate was steered, labelled with the new value."""
-    rows = []
-    for ev in events or []:
-        if ev.get("kind") in ("beta", "lr") and "step" in ev:
-            what = "β" if ev["kind"] == "beta" else "lr"
-            rows.append({"progress": _progress_at(steps, ev["step"]), "label": f"{what} → {ev['value']:g}"})
+def _with_rules(chart: dict, events: Sequence[dict], steps: list, datasets: dict, height: int) -> dict:
+    """The chart with vertical rules where β or the learning rate was steered (labelled with the new value)."""
+    changes = [ev for ev in events or [] if ev.get("kind") in ("beta", "lr") and "step" in ev]
+    frame = pd.DataFrame(steps) if changes else None
+    rows = [{"progress": _progress_at(frame, ev["step"]), "label": f"{'β' if ev['kind'] == 'beta' else 'lr'} → "
+             f"{ev['value']:g}"} for ev in changes]
     rows = [r for r in rows if np.isfinite(r["progress"])]
-    if not rows:
-        return None
-    d = pd.DataFrame(rows)
-    rule = alt.Chart(d).mark_rule(color="#d62728", strokeDash=[2, 2]).encode(
-        x="progress:Q", tooltip=[alt.Tooltip("label:N", title="changed"), alt.Tooltip("progress:Q", format=".2f",
-                                                                                       title="at epoch")])
-    text = alt.Chart(d).mark_text(align="left", dx=3, dy=-4, color="#d62728", fontSize=11).encode(
-        x="progress:Q", y=alt.value(8), text="label:N")
-    return alt.layer(rule, text)
+    if rows:
+        x = {"field": "progress", "type": "quantitative"}
+        rule = {"mark": {"type": "rule", "color": "#d62728", "strokeDash": [2, 2]},
+                "encoding": {"x": x, "tooltip": [{"field": "label", "type": "nominal", "title": "changed"},
+                                                 {**x, "format": ".2f", "title": "at epoch"}]}}
+        text = {"mark": {"type": "text", "align": "left", "dx": 3, "dy": -4, "color": "#d62728", "fontSize": 11},
+                "encoding": {"x": x, "y": {"value": 8}, "text": {"field": "label", "type": "nominal"}}}
+        chart = {"layer": [chart, {"data": {"name": "changes"}, "layer": [rule, text]}]}
+        datasets = {**datasets, "changes": rows}
+    return {**chart, "height": height, "datasets": datasets}
 
 
 def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) -> alt.Chart | None:
@@ -183,31 +198,6 @@ def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) 
         color=alt.Color("split:N", legend=alt.Legend(title=None, orient="top")),
         tooltip=["epoch:Q", alt.Tooltip("value:Q", format=".4g"), "split:N"],
     ).properties(height=height)
-
-
-def latent_scatter(xy, labels, axes: Sequence[str] = ("z₁", "z₂"), classes: Sequence[str] | None = None,
-                   domain: tuple[tuple[float, float], tuple[float, float]] | None = None,
-                   height: int = 460, max_points: int = 2000, legend: bool = True) -> alt.Chart:
-    """Held-out codes as points coloured by class, with tooltips (class, index, coordinates); `legend=False`
-    for small maps."""
-    xy = np.asarray(xy, dtype=float)[:max_points]
-    labels = np.asarray(labels)[: len(xy)]
-    names = [classes[int(i)] if classes is not None and int(i) < len(classes) else str(int(i)) for i in labels]
-    df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "class": names, "index": np.arange(len(xy))})
-    order = list(classes) if classes is not None else [str(i) for i in sorted(set(int(v) for v in labels))]
-    sx = alt.Scale(domain=list(domain[0]), nice=False) if domain else alt.Scale(zero=False)
-    sy = alt.Scale(domain=list(domain[1]), nice=False) if domain else alt.Scale(zero=False)
-    sel = alt.selection_point(fields=["class"], bind="legend")
-    return alt.Chart(df).mark_circle(size=28, clip=True).encode(
-        x=alt.X("x:Q", title=axes[0], scale=sx),
-        y=alt.Y("y:Q", title=axes[1], scale=sy),
-        color=alt.Color("class:N", title="digit" if all(o.isdigit() for o in order) else "class", sort=order,
-                        scale=alt.Scale(scheme="tableau10"),
-                        legend=alt.Legend(orient="bottom", columns=10) if legend else None),
-        opacity=alt.condition(sel, alt.value(0.85), alt.value(0.08)),
-        tooltip=[alt.Tooltip("class:N", title="label"), alt.Tooltip("index:Q", title="held-out #"),
-                 alt.Tooltip("x:Q", format=".3f", title=axes[0]), alt.Tooltip("y:Q", format=".3f", title=axes[1])],
-    ).add_params(sel).properties(height=height)
 
 
 def bar_chart(values: Sequence[float], title: str, labels: Sequence[str] | None = None, height: int = 180,

@@ -60,8 +60,8 @@ def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor) -> None:
     above = [curve_layer(pts, domain, dots=True), marker_layer(*map(float, pts[0]), "A", domain),
              marker_layer(*map(float, pts[-1]), "B", domain)]
     st.markdown(f"**{kind}** · {cfg.short()}")
-    st.altair_chart(latent_map_chart(proj["xy"], snap["labels"], proj["axes"], class_names(cfg.dataset), domain,
-                                     clickable=False, above=above, height=260, legend=False), width="content")
+    st.vega_lite_chart(latent_map_chart(proj["xy"], snap["labels"], proj["axes"], class_names(cfg.dataset), domain,
+                                        clickable=False, above=above, height=260, legend=False), width="content")
     show_grid(torch.cat([x[:1].cpu(), path, x[1:].cpu()]), "original A · the path decoded in 10 steps · original B",
               nrow=STEPS + 2, scale=2)
     far = pixel_distance_to_data(path, real)

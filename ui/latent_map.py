@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import altair as alt
 import streamlit as st
 import torch
 
@@ -20,7 +19,7 @@ from engine.core.models import Autoencoder
 from engine.teaching.latent import from_plane, nearest, to_plane, typical_spacing
 
 from .images import show_grid
-from .latent_charts import PICK, PICK_POINT, Domain, marker_layer
+from .latent_charts import PICK, PICK_POINT, Domain, Spec, marker_layer
 
 SLIDER_STEPS = 200
 
@@ -55,7 +54,7 @@ def current_point(key: str, domain: Domain, default: tuple[float, float] = (0.0,
     return st.session_state[kx], st.session_state[ky]
 
 
-def pick_point(key: str, chart: Callable[[Sequence[alt.TopLevelMixin]], alt.LayerChart], domain: Domain,
+def pick_point(key: str, chart: Callable[[Sequence[Spec]], Spec], domain: Domain,
                axes: Sequence[str], default: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
     """Draw the clickable map (`chart(above)` must build it with `clickable=True`, `above` being the marker
     layers to put on top) and two sliders under it; return the chosen location (x, y).
@@ -63,8 +62,8 @@ def pick_point(key: str, chart: Callable[[Sequence[alt.TopLevelMixin]], alt.Laye
     A click on the map or on a point selects it (callback → the sliders move there); the sliders fine-tune."""
     x, y = current_point(key, domain, default)
     marker = marker_layer(x, y, "decoded here", domain)
-    st.altair_chart(chart([marker]), on_select=lambda: _on_select(key), selection_mode=[PICK, PICK_POINT],
-                    key=key, width="content")
+    st.vega_lite_chart(chart([marker]), on_select=lambda: _on_select(key), selection_mode=[PICK, PICK_POINT],
+                       key=key, width="content")
     kx, ky, _ = _keys(key)
     (x0, x1), (y0, y1) = domain
     c1, c2 = st.columns(2)

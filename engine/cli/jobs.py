@@ -143,8 +143,11 @@ def cmd_wait(args) -> int:
 
 
 def cmd_bench_jobs(args) -> int:
+    from .bench_jobs import burst
     from .bench_jobs import main as bench_main
 
+    if args.burst:
+        return burst(args.burst, max_jobs=args.max_jobs, warm=args.warm)
     return bench_main(repeats=args.repeats)
 
 
@@ -173,5 +176,8 @@ def register(sub) -> None:
     s.add_argument("--lr", type=float, help="new learning rate")
     s = sub.add_parser("bench-jobs", help="submit → first metrics point latency of the embedded backend")
     s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--burst", type=int, default=0, help="N different quick-demo runs submitted at once, instead")
+    s.add_argument("--max-jobs", type=int, help="with --burst: jobs at once (default $AE_LAB_MAX_JOBS or the default)")
+    s.add_argument("--warm", type=int, help="with --burst: warm processes (default $AE_LAB_WARM or 1)")
     s.set_defaults(func=cmd_bench_jobs)
 

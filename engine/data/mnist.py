@@ -4,9 +4,11 @@ set bundled in `data/mnist/` (MNIST by Yann LeCun, Corinna Cortes and Christophe
 from __future__ import annotations
 
 import gzip
-import tempfile
+import math
+import struct
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .registry import ROOT, Dataset, DataUnavailable, add_variant, data_root, load, register
@@ -15,17 +17,22 @@ BUNDLED_MNIST = ROOT / "data" / "mnist"
 HELDOUT = 1000  # the bundled set's fixed split: first 9,000 train, last 1,000 held out
 
 
-def _read_idx(path: Path) -> torch.Tensor:
-    """Read an IDX file (optionally gzipped) with torchvision's MNIST reader."""
-    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}  # type byte -> dtype
 
-    if path.suffix != ".gz":
-        return read_sn3_pascalvincent_tensor(str(path), strict=False)
-    with tempfile.NamedTemporaryFile(suffix=".idx") as tmp:
-        with gzip.open(path, "rb") as f:
-            tmp.write(f.read())
-        tmp.flush()
-        return read_sn3_pascalvincent_tensor(tmp.name, strict=False)
+
+def _read_idx(path: Path) -> torch.Tensor:
+    """Read an IDX file (optionally gzipped): 0, 0, a type byte, the number of dimensions; the dimensions as
+    big-endian int32; the values, big-endian. numpy reads it in milliseconds (torchvision's reader costs an
+    import of torchvision: ~2 s and ~90 MB in every process that loads MNIST)."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in IDX_TYPES:
+        raise ValueError(f"{path.name} is not an IDX file (bad header)")
+    start = 4 + 4 * raw[3]
+    dims = struct.unpack(f">{raw[3]}i", raw[4:start])
+    values = np.frombuffer(raw, dtype=IDX_TYPES[raw[2]], count=math.prod(dims), offset=start)
+    return torch.from_numpy(values.astype(values.dtype.newbyteorder("="))).reshape(dims)
 
 
 def _find(folder: Path, stem: str) -> Path | None:

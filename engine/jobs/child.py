@@ -1,9 +1,11 @@
 """A job process of the embedded backend: `python -m engine.jobs.child CHECKPOINT_ROOT`.
 
 Started by the supervisor (`engine.jobs.pool`) as a fresh interpreter (nothing, CUDA included, is inherited
-from the app). It preloads torch, the trainer and MNIST, then waits for one job on stdin
-(`{"job": id, "attempt": a, "slot": s, "gpus": n}`), runs `engine.core.trainer.train` on it and exits,
-releasing its memory and GPU. Its progress goes to the job table in batches (`engine.jobs.jobdb`).
+from the app). It lowers its own CPU priority ($AE_LAB_JOB_NICE, so the app's page renders win the cores),
+preloads torch, the trainer and MNIST, then waits for one job on stdin
+(`{"job": id, "attempt": a, "slot": s, "gpus": n, "threads": t}`), runs `engine.core.trainer.train` on it with
+t torch threads and exits, releasing its memory and GPU. Its progress goes to the job table in batches
+(`engine.jobs.jobdb`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..core.config import RunConfig
 from ..core.store import Store
 from ..core.trainer import TrainResult, train
 from .jobdb import JobDB
-from .procs import STOP_SIGNALS, boot_id, start_time
+from .procs import STOP_SIGNALS, boot_id, job_nice, start_time
 from .progress import Progress
 from .status import CANCELLED, COMPLETED, FAILED, INTERRUPTED, RUNNING
 
@@ -114,16 +116,21 @@ class JobRun:
         self.db.put(rec)
 
     # -- the job
-    def run(self, slot: int = 0, gpus: int = 0) -> int:
-        """Train the job; record how it ended. The exit code of the process."""
+    def run(self, slot: int = 0, gpus: int = 0, threads: int | None = None) -> int:
+        """Train the job with `threads` torch threads (None: torch's default); record how it ended.
+        The exit code of the process."""
         rec = self.db.job(self.job_id)
         if rec is None or rec["status"] != RUNNING or rec.get("attempt") != self.attempt:
             return 0
         pick_gpu(slot, gpus)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         for s in STOP_SIGNALS:
             signal.signal(s, lambda signum, frame: setattr(self, "signalled", signal.Signals(signum).name))
         with self.db.transact():
-            self._update(pid=os.getpid(), pid_start=start_time(os.getpid()), boot=boot_id())
+            self._update(pid=os.getpid(), pid_start=start_time(os.getpid()), boot=boot_id(), threads=threads)
         if self.stale:  # cancelled (or deleted) while it was being handed over
             return 0
         cfg = RunConfig(**rec["config"])
@@ -207,6 +214,10 @@ def main(argv: list[str]) -> int:
         return 2
     db = JobDB(argv[0])
     try:
+        os.nice(job_nice())
+    except (OSError, ValueError):  # not permitted here, or a bad setting (the backend reports it): run as is
+        traceback.print_exc()
+    try:
         preload()
     except Exception:  # noqa: BLE001 - a job will report the real error
         traceback.print_exc()
@@ -215,7 +226,7 @@ def main(argv: list[str]) -> int:
     if not line.strip():
         return 0
     msg = json.loads(line)
-    code = JobRun(db, msg["job"], msg["attempt"]).run(msg.get("slot", 0), msg.get("gpus", 0))
+    code = JobRun(db, msg["job"], msg["attempt"]).run(msg.get("slot", 0), msg.get("gpus", 0), msg.get("threads"))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # skip interpreter teardown: the process is gone right after the job is

@@ -6,8 +6,10 @@ CLI and a restarted server (a new EmbeddedBackend) see the same jobs. Processes:
 - each job runs `engine.core.trainer.train` in its own fresh process (`engine.jobs.child`; never forked from
   the app: no CUDA state is inherited), so a crash or an out-of-memory error never takes the app down;
 - a small supervisor (`engine.jobs.pool`, started on demand, in its own session so it outlives a CLI
-  `submit`) starts queued jobs FIFO up to the concurrency limit, keeps one warm process (torch and
+  `submit`) starts queued jobs FIFO up to the concurrency limit, keeps warm processes (torch and
   MNIST loaded) for a fast start, reaps workers and records how they died;
+- job processes run at a lower CPU priority than the app ($AE_LAB_JOB_NICE) with the cores shared among
+  the jobs that may run at once ($AE_LAB_JOB_THREADS), so training never starves the pages;
 - nothing relies on that supervisor: every call here reconciles the table (a running job whose process
   is gone -> failed with the reason; queued work and no supervisor -> start one).
 
@@ -31,21 +33,24 @@ from ..core.store import Store
 from .base import Backend, JobError, JobInfo, check_steer
 from .jobdb import JobDB, forced_cancel_message
 from .pool import PROJECT, command
-from .procs import CANCEL_GRACE_S, alive, kill
+from .procs import CANCEL_GRACE_S, alive, env_number, job_nice, job_threads, kill, warm_count
 from .progress import metrics_view
 from .status import ACTIVE, CANCELLED, COMPLETED, QUEUED, RESUMABLE, RUNNING
 
 INFO_FIELDS = {f.name for f in fields(JobInfo)}
 
 
-def _env_int(name: str) -> int | None:
-    v = os.environ.get(name)
-    if not v:
-        return None
+def check_settings() -> int | None:
+    """Read the job settings of the environment once, so a bad value stops here with one line (the supervisor
+    and the job processes read them again); returns $AE_LAB_MAX_JOBS (None when unset)."""
     try:
-        return int(v)
-    except ValueError:
-        raise JobError(f"{name} must be a whole number, got '{v}'") from None
+        max_jobs = env_number("AE_LAB_MAX_JOBS", 0, low=None) if os.environ.get("AE_LAB_MAX_JOBS", "").strip() else None
+        warm_count(None, 1)
+        job_threads(1)
+        job_nice()
+    except ValueError as e:
+        raise JobError(str(e)) from None
+    return max_jobs
 
 
 class EmbeddedBackend(Backend):
@@ -53,14 +58,15 @@ class EmbeddedBackend(Backend):
 
     name = "embedded"
 
-    def __init__(self, root: str | Path | None = None, max_jobs: int | None = None, warm: bool | None = None,
+    def __init__(self, root: str | Path | None = None, max_jobs: int | None = None, warm: bool | int | None = None,
                  idle_s: float | None = None):
-        """warm: keep a preloaded worker process ready (default on; $AE_LAB_WARM=0 turns it off).
-        idle_s: the supervisor and its warm process exit after this many seconds without jobs."""
+        """warm: how many preloaded worker processes to keep ready (True: 1, False: none; default $AE_LAB_WARM,
+        else 1; never more than max_jobs). idle_s: the supervisor and its warm processes exit after this many
+        seconds without jobs."""
         self.store = Store(root)
         self.root = self.store.root
         self.db = JobDB(self.root)
-        max_jobs = max_jobs if max_jobs is not None else _env_int("AE_LAB_MAX_JOBS")
+        max_jobs = max_jobs if max_jobs is not None else check_settings()
         if max_jobs is not None and max_jobs < 1:
             raise JobError(f"the concurrency limit must be at least 1, got {max_jobs}")
         given = {k: v for k, v in {"max_jobs": max_jobs, "warm": warm, "idle_s": idle_s}.items() if v is not None}
@@ -207,9 +213,9 @@ class EmbeddedBackend(Backend):
 
     # ---- extras --------------------------------------------------------------------------------------
     def prewarm(self, wait: bool = False, timeout: float = 60.0) -> bool:
-        """Start the supervisor and its warm process now (or keep them from idling out: cheap when they run),
+        """Start the supervisor and its warm processes now (or keep them from idling out: cheap when they run),
         so the next submit starts in a fraction of a second. Pages can call it on every render.
-        With `wait`, block until the warm process has loaded (True) or `timeout` passes (False)."""
+        With `wait`, block until the next job's warm process has loaded (True) or `timeout` passes (False)."""
         self.db.touch()
         self._start_pool()
         if not wait:
@@ -217,7 +223,7 @@ class EmbeddedBackend(Backend):
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             spare = self.db.spare()
-            if spare and self.db.ready() == spare and alive(spare):
+            if spare and spare in self.db.ready_pids() and alive(spare):
                 return True
             time.sleep(0.05)
         return False
@@ -233,7 +239,7 @@ class EmbeddedBackend(Backend):
         return p["pid"] if p else None
 
     def shutdown(self, cancel: bool = True, timeout: float = 10.0) -> None:
-        """Cancel this folder's active jobs (if `cancel`) and stop the supervisor and its warm process."""
+        """Cancel this folder's active jobs (if `cancel`) and stop the supervisor and its warm processes."""
         if cancel:
             for job_id in self.db.active():
                 try:

@@ -9,7 +9,7 @@ spells a key. Standard library and diskcache only (the supervisor imports it wit
     ep:<id>, ev:<id>    epoch entries and events (start, β/lr changes, resume) of the current attempt
     cancel:<id>         set when a cancel was asked;  ctl:<id>  {"beta": b, "lr": x} steering
     pool, pool_launch   the supervisor's identity; a short-lived claim while one is being started
-    spare, ready        the supervisor's warm process, and that process once it has loaded
+    spares, ready_pids  the supervisor's warm processes; the last ones that finished loading
     settings, touch     max_jobs / warm / idle_s given to a backend; the last prewarm() call
     warm_starts, cold_starts   how many jobs went to a warm / a fresh process
 """
@@ -172,7 +172,7 @@ class JobDB:
         self.cache.delete(f"cancel:{job_id}")
         self.cache.delete(f"ctl:{job_id}")
 
-    # ---- the supervisor and its warm process ----------------------------------------------------------
+    # ---- the supervisor and its warm processes --------------------------------------------------------
     def pool(self) -> dict | None:
         """{"pid", "start", "ident"} of the supervisor that last announced itself."""
         return self.cache.get("pool")
@@ -190,19 +190,28 @@ class JobDB:
         """True for one caller in 3 s: the one that starts a supervisor (others see it coming up)."""
         return self.cache.add("pool_launch", time.time(), expire=3)
 
-    def spare(self) -> int | None:
-        """Pid of the supervisor's warm process."""
-        return self.cache.get("spare")
+    def spares(self) -> list[int]:
+        """Pids of the supervisor's warm processes, oldest (the next to get a job) first."""
+        return list(self.cache.get("spares") or [])
 
-    def set_spare(self, pid: int) -> None:
-        self.cache.set("spare", pid)
+    def spare(self) -> int | None:
+        """Pid of the warm process the next job goes to."""
+        return next(iter(self.spares()), None)
+
+    def set_spares(self, pids: list[int]) -> None:
+        self.cache.set("spares", pids)
+
+    def ready_pids(self) -> list[int]:
+        """Pids of the last warm processes that finished loading (the newest last)."""
+        return list(self.cache.get("ready_pids") or [])
 
     def ready(self) -> int | None:
         """Pid of the last warm process that finished loading."""
-        return self.cache.get("ready")
+        return next(reversed(self.ready_pids()), None)
 
     def set_ready(self, pid: int) -> None:
-        self.cache.set("ready", pid)
+        with self.transact():
+            self.cache.set("ready_pids", [*self.ready_pids()[-31:], pid])
 
     def count_start(self, warm: bool) -> None:
         self.cache.incr("warm_starts" if warm else "cold_starts", default=0)

@@ -4,8 +4,9 @@
                         --touches-> <root>/jobs/wake            (the pool notices within ~20 ms)
 
 Started on demand by the backend, in its own session, so it outlives the CLI that submitted. It starts
-queued jobs while there is capacity, keeps one **warm** job process (`engine.jobs.child`: torch, the trainer
-and MNIST already loaded) so a submit reaches its first metrics point in well under a second, reaps its
+queued jobs while there is capacity, keeps **warm** job processes (`engine.jobs.child`: torch, the trainer
+and MNIST already loaded; $AE_LAB_WARM of them, default 1, started one at a time) so a submit reaches its
+first metrics point in well under a second, reaps its
 children and records how they ended (exit code / signal), enforces cancel timeouts, and exits after
 `idle_s` without work. Only one pool runs per checkpoint folder (an fcntl lock). Nothing depends on it
 staying alive: every backend call reconciles (dead workers -> failed, queued work and no pool -> start one).
@@ -28,14 +29,25 @@ import traceback
 from pathlib import Path
 
 from .jobdb import JobDB, dead_worker_ending, forced_cancel_message
-from .procs import CANCEL_GRACE_S, STOP_SIGNALS, alive, boot_id, default_max_jobs, describe_exit, gpu_count, start_time
+from .procs import (
+    CANCEL_GRACE_S,
+    STOP_SIGNALS,
+    alive,
+    boot_id,
+    default_max_jobs,
+    describe_exit,
+    gpu_count,
+    job_threads,
+    start_time,
+    warm_count,
+)
 from .status import ACTIVE, CANCELLED, INTERRUPTED, QUEUED, RUNNING
 
 PROJECT = Path(__file__).resolve().parent.parent.parent  # the folder that holds the `engine` package
 POLL_S = 0.02  # pool loop period: wake-up latency for a submit
 PASS_S = 1.0  # the pool re-reads the job table at least this often even without a wake-up
 SPARE_DELAY_S = 2.0  # after starting a job, wait this long before warming the next process (CPU contention)
-IDLE_S = 300.0  # the pool (and its warm process) exits after this long without jobs or prewarm() calls
+IDLE_S = 300.0  # the pool (and its warm processes) exits after this long without jobs or prewarm() calls
 
 
 def command(module: str, root: str | Path) -> list[str]:
@@ -53,12 +65,12 @@ class Child:
 
 
 class Pool:
-    """Starts queued jobs, keeps one warm job process, reaps workers and records how they ended."""
+    """Starts queued jobs, keeps warm job processes, reaps workers and records how they ended."""
 
     def __init__(self, root: str | Path):
         self.db = JobDB(root)
         self.children: dict[str, Child] = {}
-        self.spare: subprocess.Popen | None = None
+        self.spares: list[subprocess.Popen] = []  # warm processes, oldest first
         self.spare_failures = 0
         self.stopping = False
         self.last_busy = time.monotonic()
@@ -116,7 +128,7 @@ class Pool:
                 return False
             self.schedule()
         self.enforce_cancels()
-        self.keep_spare()
+        self.keep_spares()
         return not (self.idle() and self.try_exit())
 
     def _woken(self) -> bool:
@@ -154,8 +166,8 @@ class Pool:
         return True
 
     def shutdown(self) -> None:
-        """Stop the warm process; ask running jobs to stop (they end 'interrupted') and wait for them."""
-        self._stop_spare()
+        """Stop the warm processes; ask running jobs to stop (they end 'interrupted') and wait for them."""
+        self._stop_spares()
         for ch in self.children.values():
             with contextlib.suppress(ProcessLookupError):
                 ch.proc.send_signal(signal.SIGTERM)
@@ -179,46 +191,50 @@ class Pool:
         return subprocess.Popen(command("child", self.db.root), cwd=str(PROJECT), env=env,
                                 stdin=subprocess.PIPE, stdout=self.log, stderr=self.log, close_fds=True)
 
-    def _stop_spare(self) -> None:
-        if self.spare is not None:  # it holds no job: no need to be gentle
-            self.spare.kill()
-            self.spare.wait()
+    def _stop_spares(self) -> None:
+        for proc in self.spares:  # they hold no job: no need to be gentle
+            proc.kill()
+            proc.wait()
             with contextlib.suppress(OSError):
-                self.spare.stdin.close()
-            self.spare = None
+                proc.stdin.close()
+        self.spares = []
 
-    def keep_spare(self) -> None:
-        """Keep one warm process ready, started a little after the last job so it does not slow its start."""
-        if self.spare is not None:
-            if self.spare.poll() is None:
-                return
-            self.say(f"warm process {self.spare.pid} exited with {self.spare.returncode}")
-            self.spare, self.spare_failures = None, self.spare_failures + 1
-        if not self._warm() or self.stopping or self.spare_failures >= 3:
-            return
-        if time.monotonic() - self.last_assign < SPARE_DELAY_S:
-            return
-        self.spare = self.spawn()
-        self.db.set_spare(self.spare.pid)
+    def limit(self) -> int:
+        """How many jobs may run at once (a backend's setting, else $AE_LAB_MAX_JOBS, else one per GPU or 1)."""
+        return int(self.settings.get("max_jobs") or os.environ.get("AE_LAB_MAX_JOBS") or default_max_jobs())
 
-    def _warm(self) -> bool:
-        warm = self.settings.get("warm")
-        return os.environ.get("AE_LAB_WARM", "1") != "0" if warm is None else bool(warm)
+    def keep_spares(self) -> None:
+        """Keep the warm processes ready: started one at a time (the next once the last has loaded), and a
+        little after the last job start, so that neither slows a job's start."""
+        for proc in [p for p in self.spares if p.poll() is not None]:
+            self.say(f"warm process {proc.pid} exited with {proc.returncode}")
+            self.spares.remove(proc)
+            self.spare_failures += 1
+        if (len(self.spares) >= warm_count(self.settings.get("warm"), self.limit()) or self.stopping
+                or self.spare_failures >= 3 or time.monotonic() - self.last_assign < SPARE_DELAY_S):
+            return
+        if self.spares and self.spares[-1].pid not in self.db.ready_pids():
+            return  # the last one is still loading
+        self.spares.append(self.spawn())
+        self.db.set_spares([p.pid for p in self.spares])
 
     def launch(self, job_id: str, attempt: int, slot: int) -> None:
-        """Hand the job to the warm process (or a fresh one if there is none)."""
-        msg = (json.dumps({"job": job_id, "attempt": attempt, "slot": slot, "gpus": gpu_count()}) + "\n").encode()
-        warm = self.spare is not None
+        """Hand the job to the oldest warm process (or a fresh one if there is none)."""
+        msg = {"job": job_id, "attempt": attempt, "slot": slot, "gpus": gpu_count(),
+               "threads": job_threads(self.limit())}
+        line = (json.dumps(msg) + "\n").encode()
+        warm = bool(self.spares)
         for _ in range(2):
-            proc, self.spare = (self.spare or self.spawn()), None
+            proc = self.spares.pop(0) if self.spares else self.spawn()
             try:
-                proc.stdin.write(msg)
+                proc.stdin.write(line)
                 proc.stdin.close()
                 break
             except (BrokenPipeError, OSError):  # the warm process died: use a fresh one
                 proc.kill()
                 proc.wait()
                 warm = False
+        self.db.set_spares([p.pid for p in self.spares])
         self.children[job_id] = Child(proc, job_id, attempt, slot)
         self.last_assign = time.monotonic()
         with self.db.transact():
@@ -267,7 +283,7 @@ class Pool:
     def schedule(self) -> None:
         """Start queued jobs in order while there is capacity; fail running jobs whose process is gone."""
         self.settings = self.db.settings()
-        limit = int(self.settings.get("max_jobs") or os.environ.get("AE_LAB_MAX_JOBS") or default_max_jobs())
+        limit = self.limit()
         for ch in self.children.values():
             if ch.cancel_at is None:
                 ch.cancel_at = self.db.cancel_asked(ch.job_id)

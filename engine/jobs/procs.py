@@ -63,8 +63,54 @@ def gpu_count() -> int:
 
 
 def default_max_jobs() -> int:
-    """One job per GPU, one on a CPU-only machine."""
+    """One job per GPU, one on a CPU-only machine (a laptop: one student, one job with all the cores)."""
     return max(1, gpu_count())
+
+
+# ---- settings of the job processes (environment; a backend checks them when it is created) -------------
+JOB_NICE = 10  # job processes run this much nicer than the app, so page renders win the CPU ($AE_LAB_JOB_NICE)
+WARM = 1  # preloaded job processes kept ready ($AE_LAB_WARM; never more than the concurrency limit)
+
+
+def env_number(name: str, default: int, low: int | None = 0) -> int:
+    """A whole-number setting from the environment (`default` when unset), at least `low` (None: any);
+    ValueError naming it otherwise."""
+    v = os.environ.get(name, "").strip()
+    if not v:
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got '{v}'") from None
+    if low is not None and n < low:
+        raise ValueError(f"{name} must be at least {low}, got {n}")
+    return n
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (a container's CPU set included)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def job_threads(max_jobs: int) -> int:
+    """torch threads of one job: $AE_LAB_JOB_THREADS, else the cores shared by the jobs that may run at once
+    (at least 1: more jobs than cores are time-sliced, one thread each)."""
+    return env_number("AE_LAB_JOB_THREADS", max(1, cpu_count() // max(1, max_jobs)), low=1)
+
+
+def job_nice() -> int:
+    """How much nicer than the app a job process runs ($AE_LAB_JOB_NICE, 0 = same priority)."""
+    return env_number("AE_LAB_JOB_NICE", JOB_NICE)
+
+
+def warm_count(setting: object, max_jobs: int) -> int:
+    """Warm processes to keep: a backend's `warm` setting (a count, or True/False), else $AE_LAB_WARM, else WARM;
+    never more than `max_jobs` (a warm process waits for a job it may start)."""
+    n = env_number("AE_LAB_WARM", WARM) if setting is None else int(setting)
+    return max(0, min(n, max_jobs))
 
 
 def kill(pid: int, sig: int = signal.SIGKILL) -> None:
