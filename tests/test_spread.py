@@ -35,3 +35,24 @@ def test_summary_of_a_claim_over_seeds():
     row = summarize(close)[0]
     assert row["ratio"] < SEPARATED and not row["holds"]  # one seed flips it: the page must show bars
     assert math.isinf(summarize([[("x", 1.0, 2.0)], [("x", 1.0, 2.0)]])[0]["ratio"])
+
+
+def test_pack_workers_do_not_rerun_a_script_main(tmp_path, monkeypatch):
+    """A Streamlit script as __main__ (AppTest runs app.py so) must not be re-run by the spawned workers: before
+    the fix each worker crashed on it and the pool replaced them forever (a hang)."""
+    import sys
+    import types
+
+    from engine.cli.prepare import train_pack
+    from engine.core.presets import preset
+    from engine.core.store import Store
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('a worker ran the parent script')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    cfg = preset("seed-vae", dataset="synthetic", epochs=1)
+    done = train_pack([[("vae", cfg)]], tmp_path / "checkpoints", workers=1)
+    assert [t.status for t in done] == ["completed"] and sys.modules["__main__"] is fake
+    assert Store(tmp_path / "checkpoints").is_complete(cfg.run_id())

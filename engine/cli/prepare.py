@@ -8,11 +8,13 @@ machine a multi-threaded run slows down several-fold). Runs that continue each o
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,12 +58,31 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+@contextlib.contextmanager
+def _no_script_main() -> Iterator[None]:
+    """Spawned workers re-run the parent's `__main__` when it is a script given by path. In a process where a
+    Streamlit script is `__main__` (AppTest runs app.py so), that would run the app in every worker, which fails,
+    and the pool would replace its workers forever. The workers need nothing from `__main__` (what they run lives
+    in this module), so a script main is hidden while the pool starts them; a module run with -m is kept."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, workers: int | None = None,
                threads: int = 1, on_done: Callable[[Trained], None] | None = None) -> list[Trained]:
     """Train every chain (see `engine.teaching.pack.chains`: longest first) into the store at `root`, `workers` at a
     time, in the order given; `on_done` is called in this process as each run finishes."""
     out: list[Trained] = []
-    with mp.get_context("spawn").Pool(workers or default_workers(), initializer=_init, initargs=(threads,)) as pool:
+    with _no_script_main():
+        pool = mp.get_context("spawn").Pool(workers or default_workers(), initializer=_init, initargs=(threads,))
+    with pool:
         for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in chains]):
             for t in done:
                 out.append(t)
