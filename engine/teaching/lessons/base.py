@@ -17,9 +17,9 @@ from typing import Literal
 import torch
 
 from ...core.config import RunConfig
+from ...core.evaluation import to_uint8
 from ...core.models import build_model, n_params
 from ...core.store import Store
-from ...core.evaluation import to_uint8
 from ...data import load
 
 Size = Literal["test", "cpu", "gpu"]
