@@ -263,7 +263,7 @@ def test_lessons_page_renders_without_runs():
     assert not at.exception, at.exception
     assert any("Claim" in i.value for i in at.info)
     assert any(b.label.startswith("▶ Train") for b in at.button)
-    at.sidebar.radio[0].set_value("curse").run()
+    at.sidebar.radio(key="lesson").set_value("curse").run()
     assert not at.exception, at.exception
     assert any("Why" in s.value for s in at.success)
 
@@ -272,13 +272,14 @@ def test_lessons_page_shows_evidence_of_cached_runs(trained, monkeypatch):
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(trained("cpu").root))
     at = _app("lessons.py")
     at.run()
-    at.sidebar.radio[0].set_value("mlp-cnn").run()
+    at.sidebar.radio(key="lesson").set_value("mlp-cnn").run()
     assert not at.exception, at.exception
     assert not [b for b in at.button if b.label.startswith("▶ Train")]
     assert len(at.metric) == 2
-    at.sidebar.radio[0].set_value("vae-latent").run()
+    assert len(at.dataframe) == 4  # three config-difference tables and the runs' numbers
+    at.sidebar.radio(key="lesson").set_value("vae-latent").run()
     assert not at.exception, at.exception
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2  # the config difference (AE vs VAE) and the codes' statistics
 
 
 def test_compare_page(store):
