@@ -59,7 +59,7 @@ def _ok(at) -> None:
 
 def _specs(at) -> list[str]:
     """The Vega-Lite specs of the charts on the page (JSON text)."""
-    return [e.proto.spec for e in at.get("arrow_vega_lite_chart")]
+    return [e.proto.spec for e in at.get("vega_lite_chart")]
 
 
 def _sorts(spec) -> list[list]:
@@ -115,7 +115,7 @@ def test_every_lesson_shows_its_config_differences_spread_and_formulas(prepared)
         if key == "regularizers":
             body = " ".join(latex)
             assert r"\nabla_x E_\phi(x)" in body and r"T\sim\mu_T" in body and r"\rho_k(x)" in body
-            assert "per input" in _text(at) and "per unit" in _text(at)  # the lecture's sparsity vs Ng's
+            assert "*for each input*" in _text(at) and "*over the inputs*" in _text(at)  # lecture vs Ng
         if key == "curse":
             assert any("(d = 10)" in b and "0.00249" in b for b in latex), latex
         if key == "mlp-cnn":  # replicated arms: error bars in the chart and ± in the numbers
@@ -235,13 +235,11 @@ def tour_server(prepared, tmp_path):
 
 @pytest.mark.e2e
 def test_tour_end_to_end_and_every_lesson_in_chromium(tour_server):
-    from test_e2e import CHROMIUM, no_exception, settle, shoot
+    from playwright.sync_api import sync_playwright
+    from test_e2e import CHROMIUM, CHROMIUM_ARGS, no_exception, settle, shoot
 
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    from test_e2e import CHROMIUM_ARGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
