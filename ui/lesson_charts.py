@@ -54,11 +54,11 @@ def scatter(rows: Sequence[dict], x: str, y: str, color: str | None = None, titl
 
 
 def histogram(rows: Sequence[dict], value: str, color: str, title: str = "", bins: int = 40,
-              height: int = 220, x_title: str | None = None) -> alt.Chart:
+              height: int = 220, x_title: str | None = None, y_title: str = "images") -> alt.Chart:
     df = pd.DataFrame(list(rows))
     return (alt.Chart(df, title=title).mark_bar(opacity=0.55)
             .encode(x=alt.X(f"{value}:Q", bin=alt.Bin(maxbins=bins), title=x_title or value),
-                    y=alt.Y("count():Q", stack=None, title="images"), color=alt.Color(f"{color}:N", title=color))
+                    y=alt.Y("count():Q", stack=None, title=y_title), color=alt.Color(f"{color}:N", title=color))
             .properties(height=height))
 
 
@@ -85,27 +85,28 @@ def bars(rows: Sequence[dict], x: str, y: str, color: str | None = None, title: 
     return alt.Chart(df, title=title).mark_bar().encode(**enc).properties(height=height)
 
 
-def error_bars(rows: Sequence[dict], x: str, title: str = "", height: int = 240, y_title: str = "mean",
-               color: str | None = None) -> alt.Chart:
-    """Means with their seed-to-seed spread: rows {x, "mean", "lo", "hi", "n"[, color]}; a bar per row and an error
-    bar from lo to hi (mean ± one standard deviation over seeds; no bar for a single seed)."""
+def error_bars(rows: Sequence[dict], y: str, title: str = "", x_title: str = "mean") -> alt.Chart:
+    """Means with their seed-to-seed spread, one horizontal bar per row: rows {y, "mean", "lo", "hi", "n"}, an error
+    bar from lo to hi (mean ± one standard deviation over seeds; none for a single seed)."""
     df = pd.DataFrame(list(rows))
-    xenc = alt.X(f"{x}:N", title=None, sort=None, axis=alt.Axis(labelAngle=0, labelLimit=220))
+    yenc = alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=260))
     base = alt.Chart(df, title=title)
-    bar = base.mark_bar(opacity=0.75).encode(x=xenc, y=alt.Y("mean:Q", title=y_title),
-                                            color=alt.Color(f"{color or x}:N", legend=None),
-                                            tooltip=[x, "mean", "lo", "hi", "n"])
-    err = base.mark_errorbar(ticks=True, color="black").encode(x=xenc, y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
-    return (bar + err).properties(height=height)
+    bar = base.mark_bar(opacity=0.75).encode(
+        y=yenc, x=alt.X("mean:Q", title=x_title), color=alt.Color(f"{y}:N", legend=None, sort=None),
+        tooltip=[y, "mean", "lo", "hi", "n"])
+    err = base.mark_errorbar(ticks=alt.MarkConfig(size=14), color="black", thickness=2).encode(
+        y=yenc, x=alt.X("lo:Q", title=x_title), x2="hi:Q")
+    return (bar + err).properties(height=alt.Step(42))
 
 
-def error_lines(rows: Sequence[dict], x: str, color: str, title: str = "", height: int = 240,
+def error_lines(rows: Sequence[dict], x: str, color: str, title: str = "", height: int = 220,
                 x_title: str | None = None, y_title: str = "mean") -> alt.Chart:
     """Curves of means with a vertical error bar (lo…hi) at every point: rows {x, color, "mean", "lo", "hi"}."""
     df = pd.DataFrame(list(rows))
     base = alt.Chart(df, title=title)
-    enc = dict(x=alt.X(f"{x}:Q", title=x_title or x), color=alt.Color(f"{color}:N", title=None,
-                                                                     legend=alt.Legend(orient="bottom", columns=1)))
+    enc = dict(x=alt.X(f"{x}:Q", title=x_title or x),
+               color=alt.Color(f"{color}:N", title=None, sort=None,
+                               legend=alt.Legend(orient="top", direction="horizontal")))
     line = base.mark_line(point=True).encode(y=alt.Y("mean:Q", title=y_title), tooltip=list(df.columns), **enc)
     err = base.mark_errorbar(ticks=True).encode(y=alt.Y("lo:Q", title=y_title), y2="hi:Q", **enc)
     return (line + err).properties(height=height)

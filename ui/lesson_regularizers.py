@@ -26,14 +26,14 @@ def _loss_of(role: str, size: str) -> str:
                       rho=c.sparsity_target)
 
 
-def _formula(lecture: str, role: str, size: str, text: str) -> None:
+def _formula(lecture: str, role: str, size: str, text: str, run_text: str = "") -> None:
     a, b = st.columns(2)
     with a:
         st.latex(lecture)
         st.caption(f"The lecture's form. {text}")
     with b:
         st.latex(_loss_of(role, size))
-        st.caption("What this lesson's run minimises, with its weights.")
+        st.caption(run_text or "What this lesson's run minimises, with its weights.")
 
 
 def show_denoising(size: str) -> None:
@@ -68,16 +68,19 @@ SPARSE = (("sparse", "lecture's ρ(x): per input"), ("sparse_ng", "Ng's ρ̂ⱼ:
 
 def show_sparsity(s: dict, size: str) -> None:
     st.subheader("Sparsity")
-    _formula(fm.ae_sparsity(), "sparse", size, "ρ_k(x) is, for one input x, the mean activation over the n "
-             "units of layer k: each digit is pulled to use few units.")
+    w = LESSONS["regularizers"].specs(size)["sparse"].sparsity_weight
+    _formula(fm.ae_sparsity(), "sparse_ng", size, "ρ_k(x) is, for one input x, the mean activation over the n "
+             f"units of layer k: each digit is pulled to use few units. The lecture-form run weighs it {w:g}.",
+             "Ng's per-unit form, as the other sparse run minimises it: ρ̂ⱼ is unit j's mean activation over the "
+             "batch, one KL per unit.")
     cols = st.columns(3)
     cols[0].metric("target ρ", f"{s['sparse']['rho']:.2f}")
     cols[1].metric("mean activation, lecture's sparsity", f"{s['sparse']['mean_activation']:.3f}")
     cols[2].metric("mean activation, sparsity off", f"{s['dense']['mean_activation']:.3f}")
-    table = [{"penalty": name, "form (RunConfig.sparsity_form)": s[k]["form"] if k != "dense" else "—",
-              "mean activation": s[k]["mean_activation"], "spread over units (of ρ̂ⱼ)": s[k]["unit_spread"],
-              "spread over inputs (of ρ(x))": s[k]["input_spread"], "silent units": s[k]["silent_units"],
-              "units above 0.5": s[k]["fraction_on"], "reconstruction error": s[k]["mse01"]} for k, name in SPARSE]
+    table = [{"penalty": name, "sparsity_form": s[k]["form"] if k != "dense" else "—",
+              "mean act.": s[k]["mean_activation"], "spread over units": s[k]["unit_spread"],
+              "spread over inputs": s[k]["input_spread"], "silent units": s[k]["silent_units"],
+              "units > 0.5": s[k]["fraction_on"], "error": s[k]["mse01"]} for k, name in SPARSE]
     st.dataframe(pd.DataFrame(table).round(3), hide_index=True, width="stretch")
     st.markdown(
         "**Two sparsities.** The lecture averages over the layer's units *for each input*: ρ(x) = mean activation of "
@@ -87,8 +90,11 @@ def show_sparsity(s: dict, size: str) -> None:
         "on, so the spread over units is small. The lecture names the target ρ̂ and the measured mean ρ; Ng the other "
         "way round.")
     rows = [{"model": name, "activation": v} for k, name in SPARSE for v in s[k]["sample"]]
-    st.altair_chart(histogram(rows, "activation", "model", "Activations of the 1,024 code units on 50 digits"),
-                    width="stretch")
+    st.altair_chart(histogram(rows, "activation", "model", "Activations of the 1,024 code units on 50 digits",
+                              y_title="activations"), width="stretch")
+    st.caption("Spread over units = standard deviation of the units' mean activations ρ̂ⱼ; spread over inputs = of "
+               "the digits' mean activations ρ(x); silent = units whose mean is below 0.01; error = held-out "
+               "reconstruction error per image.")
 
 
 def show_regularizers(ev: dict, size: str) -> None:

@@ -15,6 +15,7 @@ from .lesson_regularizers import show_regularizers
 from .lesson_view import hedge, latent_explorer, pm, spread_chart
 
 ARMS = ("mlp", "mlp32", "cnn")
+SHORT = {"mlp": "MLP · 3 numbers", "mlp32": "MLP · 32 numbers", "cnn": "CNN · 32 numbers"}  # chart labels
 
 
 def u8_row(images, caption: str, nrow: int | None = None, scale: int = 3) -> None:
@@ -44,10 +45,10 @@ def show_mlp_cnn(ev: dict, size: str) -> None:
     st.markdown("##### Controlled: one change at a time")
     a, b = st.columns(2)
     with a:
-        spread_chart({lab[k]: ev[k]["seeds"] for k in ARMS}, "Held-out error per image (mean ± seed spread)",
+        spread_chart({SHORT[k]: ev[k]["seeds"] for k in ARMS}, "Held-out error per image (mean ± seed spread)",
                      "squared error / image")
     with b:
-        rows = [{"run": lab[k], "shift (pixels)": s, "mean": g["mean"], "lo": g["mean"] - g["spread"],
+        rows = [{"run": SHORT[k], "shift (pixels)": s, "mean": g["mean"], "lo": g["mean"] - g["spread"],
                  "hi": g["mean"] + g["spread"]} for k in ARMS for s, g in zip(ev["shifts"], ev[k]["growth"],
                                                                               strict=True)]
         st.altair_chart(error_lines(rows, "shift (pixels)", "run", "Error growth when the digit moves",
@@ -151,8 +152,8 @@ def show_beta(ev: dict, size: str) -> None:
     if kd:
         st.altair_chart(bars(kd, "dimension", "KL", color="β", title="KL per latent dimension (near 0 = switched off)",
                              y_title="KL (nats)", sort=order), width="stretch")
-    st.caption(f"A dimension counts as active when its KL exceeds {ev['active_threshold']:g} nats. One seed per β: "
-               "the ordering is far larger than the seed-to-seed spread.")
+    st.caption(f"A dimension counts as active when its KL exceeds {ev['active_threshold']:g} nats. One seed per β "
+               "(this lesson is not replicated over seeds).")
     u8_row(ev["orig"], "held-out digits")
     for r in rows:
         beta = r["beta"]

@@ -90,8 +90,8 @@ def spread_rows(stats: dict[str, dict]) -> list[dict]:
             for k, s in stats.items()]
 
 
-def spread_chart(stats: dict[str, dict], title: str, y_title: str) -> None:
-    st.altair_chart(error_bars(spread_rows(stats), "run", title, y_title=y_title), width="stretch")
+def spread_chart(stats: dict[str, dict], title: str, x_title: str) -> None:
+    st.altair_chart(error_bars(spread_rows(stats), "run", title, x_title=x_title), width="stretch")
 
 
 def hedge(separated: bool, strong: str, weak: str) -> str:
