@@ -233,6 +233,17 @@ def tour_server(prepared, tmp_path):
         log.close()
 
 
+def fresh(pg, text: str, timeout_s: float = 300) -> None:
+    """Wait until the script has rerun to its end: no element left over from the previous run (Streamlit marks
+    them stale), nothing running, and `text` (what the page draws last) shown."""
+    time.sleep(1.0)
+    pg.wait_for_function(
+        "(t) => document.querySelectorAll('[data-stale=true]').length === 0 && "
+        "!document.querySelector('[data-testid=stStatusWidget]') && "
+        "document.querySelector('[data-testid=stMain]').innerText.includes(t)", arg=text, timeout=timeout_s * 1000)
+    time.sleep(1.5)  # charts and formulas finish drawing
+
+
 @pytest.mark.e2e
 def test_tour_end_to_end_and_every_lesson_in_chromium(tour_server):
     from playwright.sync_api import sync_playwright
@@ -246,9 +257,10 @@ def test_tour_end_to_end_and_every_lesson_in_chromium(tour_server):
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.goto(f"{tour_server}/Lessons")
         settle(pg)
+        fresh(pg, "Why.")  # lesson 1, evidence computed
         no_exception(pg)
         pg.locator("[data-testid=stSidebar] [role=radiogroup]").first.get_by_text("Tour").click()
-        settle(pg)
+        fresh(pg, "Commit my prediction")
         for i, step in enumerate(TOUR):
             main = pg.locator("[data-testid=stMain]")
             assert step.title in main.inner_text()
@@ -257,24 +269,24 @@ def test_tour_end_to_end_and_every_lesson_in_chromium(tour_server):
                 shoot(pg, f"tour_{i + 1:02d}_predict")
             choice = step.answer if i % 3 else (step.answer + 1) % len(step.choices)  # some wrong, most right
             main.locator("[role=radiogroup] label").nth(choice).click()
-            settle(pg)
+            time.sleep(1.0)
             pg.get_by_role("button", name="Commit my prediction").click()
-            settle(pg)
+            fresh(pg, "The evidence.")
             no_exception(pg)
             text = main.inner_text()
-            assert ("Right" in text) == (choice == step.answer) and "The evidence." in text, text[:400]
+            assert ("Right —" in text) == (choice == step.answer) and "The evidence." in text, text[:400]
             assert "▶ Train" not in text, f"step {i + 1}: the prepared runs open at once"
             shoot(pg, f"tour_{i + 1:02d}_{step.key}")
             if i < len(TOUR) - 1:
                 pg.get_by_role("button", name="Next →").click()
-                settle(pg)
+                fresh(pg, TOUR[i + 1].title)
         pg.locator("[data-testid=stSidebar] [role=radiogroup]").first.get_by_text("Lessons").click()
-        settle(pg)
+        fresh(pg, "Why.")
         lessons = pg.locator("[data-testid=stSidebar] [role=radiogroup]").nth(1).locator("label")
         assert lessons.count() == len(LESSONS)
         for i in range(lessons.count()):
             lessons.nth(i).click()
-            settle(pg)
+            fresh(pg, "Why.")
             no_exception(pg)
             assert "▶ Train" not in pg.inner_text("[data-testid=stMain]")
             pg.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg").first.wait_for(

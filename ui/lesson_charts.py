@@ -78,7 +78,8 @@ def roc_chart(curves: dict[str, dict], height: int = 300) -> alt.Chart:
 def bars(rows: Sequence[dict], x: str, y: str, color: str | None = None, title: str = "", height: int = 220,
          x_title: str | None = None, y_title: str | None = None, sort: Sequence[str] | None = None) -> alt.Chart:
     df = pd.DataFrame(list(rows))
-    enc = dict(x=alt.X(f"{x}:O", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y), tooltip=list(df.columns))
+    enc = dict(x=alt.X(f"{x}:O", title=x_title or x, axis=alt.Axis(labelAngle=0)),
+               y=alt.Y(f"{y}:Q", title=y_title or y), tooltip=list(df.columns))
     if color:
         enc["color"] = _color(color, sort)
         enc["xOffset"] = alt.XOffset(f"{color}:N", sort=list(sort) if sort else "ascending")

@@ -221,7 +221,7 @@ def show_curse(ev: dict, size: str) -> None:
         ratio = ev["volume"][d - 1]["ratio"]
         st.latex(fm.hypersphere_ratio(d, ratio))
         st.altair_chart(lines(vol, "d", "V_sphere / V_cube", "curve",
-                              "π^{d/2} / (d·2^{d−1}·Γ(d/2)) — log scale", log_y=True), width="stretch")
+                              "The ratio against d (log scale)", log_y=True), width="stretch")
         st.caption(f"d = 2: {ev['volume'][1]['ratio']:.4f} (π/4) · d = 3: {ev['volume'][2]['ratio']:.4f} (π/6) · "
                    f"d = 10: {ev['volume'][9]['ratio']:.2e} · d = 30: {ev['volume'][29]['ratio']:.1e}")
     with b:
