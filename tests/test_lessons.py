@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from spawn_safe import plain_main
 
 from engine.cli.prepare import train_pack
 from engine.core.config import RunConfig
@@ -49,7 +50,8 @@ def trained(tmp_path_factory):
 
     def get(size: str) -> Store:
         if size not in ready:
-            done = train_pack(chains(lesson_runs(size)), store.root, workers=2)
+            with plain_main():  # an AppTest earlier in this process must not become the workers' __main__
+                done = train_pack(chains(lesson_runs(size)), store.root, workers=2)
             assert all(t.status == "completed" for t in done), [(t.role, t.message) for t in done]
             ready.add(size)
         return store

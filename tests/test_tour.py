@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from spawn_safe import plain_main
 
 from engine.cli.prepare import train_pack
 from engine.teaching.applications import anomaly_specs
@@ -35,7 +36,8 @@ def pack(tmp_path_factory) -> Path:
     """A checkpoint folder holding every lesson's runs (and the tour's anomaly AE) at the test size."""
     root = tmp_path_factory.mktemp("tour") / "checkpoints"
     runs = [*lesson_runs(SIZE), ("anomaly/ae", anomaly_specs(SIZE, ANOMALY_DIGIT)["ae"])]
-    done = train_pack(chains(runs), root, workers=2)
+    with plain_main():  # an AppTest earlier in this process must not become the workers' __main__
+        done = train_pack(chains(runs), root, workers=2)
     assert all(t.status == "completed" for t in done), [(t.role, t.message) for t in done]
     return root
 
@@ -95,6 +97,7 @@ def test_beta_order_is_numeric():
 
 
 # ---- every lesson on the page -----------------------------------------------------------------------------
+@pytest.mark.timeout(1200)  # the first one trains the module's runs (a minute or two, more on a busy machine)
 def test_every_lesson_shows_its_config_differences_spread_and_formulas(prepared):
     at = _app().run()
     _ok(at)
@@ -132,6 +135,7 @@ def test_every_lesson_shows_its_config_differences_spread_and_formulas(prepared)
 
 
 # ---- the tour -------------------------------------------------------------------------------------------
+@pytest.mark.timeout(1200)  # the first one trains the module's runs (a minute or two, more on a busy machine)
 def test_tour_hides_the_evidence_until_a_prediction_is_committed(prepared):
     at = _app().run()
     at.sidebar.radio(key="lesson_mode").set_value("Tour").run()
