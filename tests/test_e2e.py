@@ -223,15 +223,21 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
     assert "seed-vae · MLP VAE · z=20 · mnist" in pg.locator("[data-testid=stSelectbox]").first.aria_snapshot()
 
 
-def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(server, chromium_page):
-    """Each lesson opens without an exception; lesson 5 (quick version) trains in the background from its
+@pytest.fixture
+def quick_lessons(monkeypatch):
+    """The Lessons page at the test size (2,000 digits, a few epochs): what a unit test can train in seconds."""
+    monkeypatch.setenv("AE_LAB_LESSON_SIZE", "test")
+
+
+def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(quick_lessons, server, chromium_page):
+    """Each lesson opens without an exception; lesson 5 (at the test size) trains in the background from its
     button and then shows its evidence; Applications, Compare, Ising, Your data and Graph AE render."""
     server, _ = server
     pg = chromium_page
     pg.goto(f"{server}/Lessons")
     settle(pg)
     no_exception(pg)
-    radios = pg.locator("[data-testid=stSidebar] [role=radiogroup] label")
+    radios = pg.locator("[data-testid=stSidebar] [role=radiogroup]").nth(1).locator("label")  # 0: Lessons | Tour
     n = radios.count()
     assert n == 8, f"eight lessons in the sidebar, found {n}"
     for i in range(n):
@@ -246,9 +252,7 @@ def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(server, chrom
                 timeout=30_000)
         shoot(pg, f"7_lesson_{i + 1}")
 
-    radios.nth(4).click()  # 5 · samples improve with training, quick version
-    settle(pg)
-    pg.get_by_text("Quick version").click()
+    radios.nth(4).click()  # 5 · samples improve with training
     settle(pg)
     pg.get_by_role("button", name="▶ Train").click()
     pg.wait_for_function("() => document.querySelectorAll('[data-testid=stImage] img').length >= 2",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from spawn_safe import plain_main
 
 from engine.cli.prepare import train_pack
 from engine.core.config import RunConfig
@@ -49,7 +50,8 @@ def trained(tmp_path_factory):
 
     def get(size: str) -> Store:
         if size not in ready:
-            done = train_pack(chains(lesson_runs(size)), store.root, workers=2)
+            with plain_main():  # an AppTest earlier in this process must not become the workers' __main__
+                done = train_pack(chains(lesson_runs(size)), store.root, workers=2)
             assert all(t.status == "completed" for t in done), [(t.role, t.message) for t in done]
             ready.add(size)
         return store
@@ -263,7 +265,7 @@ def test_lessons_page_renders_without_runs():
     assert not at.exception, at.exception
     assert any("Claim" in i.value for i in at.info)
     assert any(b.label.startswith("▶ Train") for b in at.button)
-    at.sidebar.radio[0].set_value("curse").run()
+    at.sidebar.radio(key="lesson").set_value("curse").run()
     assert not at.exception, at.exception
     assert any("Why" in s.value for s in at.success)
 
@@ -272,13 +274,14 @@ def test_lessons_page_shows_evidence_of_cached_runs(trained, monkeypatch):
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(trained("cpu").root))
     at = _app("lessons.py")
     at.run()
-    at.sidebar.radio[0].set_value("mlp-cnn").run()
+    at.sidebar.radio(key="lesson").set_value("mlp-cnn").run()
     assert not at.exception, at.exception
     assert not [b for b in at.button if b.label.startswith("▶ Train")]
     assert len(at.metric) == 2
-    at.sidebar.radio[0].set_value("vae-latent").run()
+    assert len(at.dataframe) == 4  # three config-difference tables and the runs' numbers
+    at.sidebar.radio(key="lesson").set_value("vae-latent").run()
     assert not at.exception, at.exception
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2  # the config difference (AE vs VAE) and the codes' statistics
 
 
 def test_compare_page(store):
