@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from spawn_safe import plain_main
 
 from engine.cli.prepare import train_pack
 from engine.core.config import RunConfig
@@ -50,8 +49,7 @@ def trained(tmp_path_factory):
 
     def get(size: str) -> Store:
         if size not in ready:
-            with plain_main():  # an AppTest earlier in this process must not become the workers' __main__
-                done = train_pack(chains(lesson_runs(size)), store.root, workers=2)
+            done = train_pack(chains(lesson_runs(size)), store.root, workers=2)  # safe after AppTest: test_spread
             assert all(t.status == "completed" for t in done), [(t.role, t.message) for t in done]
             ready.add(size)
         return store

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-from spawn_safe import plain_main
 
 from engine.cli.prepare import train_pack
 from engine.teaching.applications import anomaly_specs
@@ -36,8 +35,7 @@ def pack(tmp_path_factory) -> Path:
     """A checkpoint folder holding every lesson's runs (and the tour's anomaly AE) at the test size."""
     root = tmp_path_factory.mktemp("tour") / "checkpoints"
     runs = [*lesson_runs(SIZE), ("anomaly/ae", anomaly_specs(SIZE, ANOMALY_DIGIT)["ae"])]
-    with plain_main():  # an AppTest earlier in this process must not become the workers' __main__
-        done = train_pack(chains(runs), root, workers=2)
+    done = train_pack(chains(runs), root, workers=2)  # safe after an AppTest (see test_spread)
     assert all(t.status == "completed" for t in done), [(t.role, t.message) for t in done]
     return root
 
