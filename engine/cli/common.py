@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from ..core.config import RunConfig
 from ..core.presets import preset
@@ -64,3 +66,28 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     return preset(args.preset, epochs=args.epochs, beta=args.beta, latent_dim=args.latent_dim, dataset=args.dataset,
                   device=args.device, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                   train_limit=args.train_limit)
+
+
+class CtrlC:
+    """Ctrl-C while training: the first press asks the trainer to stop after the current step (checkpoint and index
+    stay consistent, the run resumes later); a second press interrupts at once. A KeyboardInterrupt raised at an
+    arbitrary point could land inside an index transaction or a checkpoint write and leave the process waiting on
+    its own lock. Outside the main thread (no signal handlers there) it does nothing."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._old = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)

@@ -13,7 +13,7 @@ from ..core.config import ConfigError
 from ..core.store import DamagedCheckpoint, DiskFull, RunIdError, RunLocked
 from ..data import DataUnavailable
 from . import bench_lessons, export, ising, jobs, lessons, prepare, spread
-from .common import EXIT_FAILED, Parser, UsageError, add_run_flags, config_from, fail, open_store
+from .common import EXIT_FAILED, CtrlC, Parser, UsageError, add_run_flags, config_from, fail, open_store
 
 
 def cmd_presets(args) -> int:
@@ -61,7 +61,11 @@ def cmd_train(args) -> int:
     from ..core.trainer import train
 
     cfg = config_from(args)
-    result = train(cfg, TerminalProgress(quiet=args.quiet), store=open_store(args), use_cache=not args.no_cache)
+    with CtrlC() as ctrl_c:
+        result = train(cfg, TerminalProgress(quiet=args.quiet), lambda: ctrl_c.pressed, store=open_store(args),
+                       use_cache=not args.no_cache)
+    if ctrl_c.pressed and result.status == "stopped":
+        raise KeyboardInterrupt  # exit 130 with the resume hint (main)
     out = result.to_json()
     out["epochs"] = result.epochs
     if args.json:
