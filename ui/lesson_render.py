@@ -106,7 +106,7 @@ def show_ae_latent(ev: dict, size: str) -> None:
     st.caption("'Far' = more than 3× the typical gap between neighbouring codes. Distance to the nearest real digit = "
                "squared pixel distance from a decoded grid image to the closest of 1,000 real held-out digits "
                "(a typical reconstruction is ~20–40). Distance from N(0, I) = average over dimensions of "
-               "|mean| + |std − 1| of the codes (compare lesson 3).")
+               "|mean| + |std − 1| of the codes (compare lesson 3, where a VAE's codes are μ + σ·ε).")
     latent_explorer(size, "ae-latent", "ae", ev)
 
 
@@ -119,12 +119,14 @@ def show_vae_latent(ev: dict, size: str) -> None:
         show_grid(ev["grid"], f"Decoding a {ev['n_grid']}×{ev['n_grid']} grid over [-2.5, 2.5]²",
                   nrow=ev["n_grid"], scale=2)
     rows = [{"model": m, "mean z₁": e["mean"][0], "mean z₂": e["mean"][1], "std z₁": e["std"][0],
-             "std z₂": e["std"][1], "distance from N(0, I)": e["gap_to_normal"],
+             "std z₂": e["std"][1], "std μ₁": e["std_mu"][0], "std μ₂": e["std_mu"][1],
+             "distance from N(0, I)": e["gap_to_normal"],
              "grid points far from every code": e["emptiness"]}
             for m, e in (("VAE", ev), ("AE", ev["ae"]))]
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True)
-    st.caption("Distance from N(0, I) = average over dimensions of |mean| + |std − 1| of the codes (0 = exactly "
-               "the prior).")
+    st.caption("The codes z = μ + σ·ε (one draw per digit: the aggregate posterior, what the prior is compared "
+               "with; for the AE its code z). Distance from N(0, I) = average over dimensions of |mean| + |std − 1| "
+               "of those codes (0 = exactly the prior). std μ alone is below 1 in a good VAE: σ fills the rest.")
     latent_explorer(size, "vae-latent", "vae", ev)
 
 

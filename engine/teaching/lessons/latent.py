@@ -9,6 +9,7 @@ import torch
 
 from ...core.config import RunConfig
 from ...core.presets import preset
+from ..posterior import aggregate, posterior_params
 from .base import Comparison, Runs, Size, named, scaled, seed_stats, u8
 
 LATENT_EPOCHS = 5  # per 10 cpu-size epochs: the AE's holes and the VAE's fit to the prior show by then
@@ -44,6 +45,14 @@ def gaussian_gap(z: torch.Tensor) -> float:
     return float((z.mean(0).abs() + (z.std(0) - 1).abs()).mean())
 
 
+def model_codes(model, x: torch.Tensor) -> torch.Tensor:
+    """The codes the model hands out for x, as the lecture's aggregate posterior p(z) = Σ_x q(z|x)p(x) sees them:
+    one draw μ + σ·ε per image for a VAE (μ alone is narrower than N(0, I) in a good VAE: std(μ) < 1), z for an
+    AE. This is what is compared with N(0, I)."""
+    mu, logvar = posterior_params(model, x)
+    return mu if logvar is None else aggregate(mu, logvar)["z"]
+
+
 def _box(z: torch.Tensor, variational: bool) -> tuple[tuple[float, float], tuple[float, float]]:
     if variational:
         return (-2.5, -2.5), (2.5, 2.5)  # where the prior N(0, I) puts its mass
@@ -72,7 +81,14 @@ def latent_evidence(runs: Runs, key: str = "ae", n_grid: int = 12, n_points: int
     return {"z": z, "labels": y, "grid": u8(imgs), "lo": lo, "hi": hi, "n_grid": n_grid,
             "emptiness": float(far.float().mean()), "garbage": float(near_real.mean()),
             "garbage_empty": float(near_real[far].mean()) if far.any() else float("nan"),
-            "mean": z.mean(0).tolist(), "std": z.std(0).tolist(), "gap_to_normal": gaussian_gap(z)}
+            **_moments(z, model_codes(model, x)[:, :2])}
+
+
+def _moments(mu: torch.Tensor, codes: torch.Tensor) -> dict:
+    """The codes' mean and std per dimension and their distance from N(0, I), measured on the aggregate codes
+    (μ + σ·ε for a VAE); and std(μ) beside them, which a good VAE keeps below 1."""
+    return {"mean": codes.mean(0).tolist(), "std": codes.std(0).tolist(), "std_mu": mu.std(0).tolist(),
+            "gap_to_normal": gaussian_gap(codes)}
 
 
 def _seeded(runs: Runs, arm: str, n_grid: int) -> dict:
