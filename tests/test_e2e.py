@@ -8,11 +8,13 @@ Run: .venv/bin/python -m pytest tests/test_e2e.py -m e2e -q
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,16 +39,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The app on a free port with its own checkpoint folder; yields its URL, stops it afterwards."""
+@contextlib.contextmanager
+def streamlit_app(tmp_path: Path, env: dict) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with `env`, its log in tmp_path; yields its URL, stops it afterwards."""
     port = free_port()
-    env = {**os.environ, "AE_LAB_CHECKPOINTS": str(tmp_path / "checkpoints"), "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + BOOT_S
         while time.monotonic() < deadline:
@@ -56,7 +57,7 @@ def server(tmp_path):
             except OSError:
                 assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
                 time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}", tmp_path / "checkpoints"
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
@@ -64,6 +65,15 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app with its own checkpoint folder; yields its URL and that folder, stops it and its jobs afterwards."""
+    try:
+        with streamlit_app(tmp_path, {**os.environ, "AE_LAB_CHECKPOINTS": str(tmp_path / "checkpoints")}) as url:
+            yield url, tmp_path / "checkpoints"
+    finally:
         from engine.jobs.embedded import EmbeddedBackend
 
         EmbeddedBackend(tmp_path / "checkpoints").shutdown()  # stop the run's worker processes

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -204,35 +201,10 @@ def test_prepare_button_in_local_mode_submits_the_pack(monkeypatch):
 # ---- end to end in Chromium ---------------------------------------------------------------------------------
 @pytest.fixture
 def tour_server(prepared, tmp_path):
-    from test_e2e import BOOT_S
+    from test_e2e import streamlit_app
 
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    number = port.getsockname()[1]
-    port.close()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(number), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + BOOT_S
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", number), 0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{number}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with streamlit_app(tmp_path, dict(os.environ)) as url:
+        yield url
 
 
 def fresh(pg, text: str, timeout_s: float = 300) -> None:

@@ -99,13 +99,9 @@ def ensure_runs(specs: dict[str, RunConfig], key: str, what: str = "these runs")
     if st.button(label, key=f"{key}_go", type="primary", disabled=be is None,
                  help="Runs in the background and is stored: next time (and for everyone sharing this "
                       "server) it loads instantly."):
-        try:
-            for c in missing:
-                be.submit(c)
-        except (JobError, OSError) as e:
-            st.error(f"Could not start training: {e}")
-            return False
-        st.rerun()
+        if submit_all(be, missing):
+            st.rerun()
+        return False
     for role, (status, _, msg) in states.items():
         if status in UNFINISHED:
             st.warning(f"Run '{role}' did not finish: {msg or 'press the button to resume it'}.")
@@ -128,3 +124,14 @@ def _progress(specs: dict[str, RunConfig]) -> None:
     st.info("Training in the background — the evidence appears here when every run is done. "
             "You can watch a run on the **Live run** page.")
     poll()
+
+
+def submit_all(be, cfgs) -> bool:
+    """Submit every config to the backend; on a refusal show one line and say so (False)."""
+    try:
+        for c in cfgs:
+            be.submit(c)
+    except (JobError, OSError) as e:
+        st.error(f"Could not start training: {e}")
+        return False
+    return True

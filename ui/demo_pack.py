@@ -12,6 +12,7 @@ from engine.teaching.pack import demo_pack
 
 from .auth import current_user, try_user_backend
 from .backend import store
+from .background import submit_all
 
 REFRESH_S = 2.0
 
@@ -56,13 +57,8 @@ def prepare_panel(size: str) -> None:
                  help=f"Trains the {len(missing)} missing runs of every lesson and the Applications page in the "
                       "background, shortest first (a longer run continues a shorter one of the same settings). "
                       "Afterwards every lesson and the tour open without training, for everyone on this server."):
-        try:
-            for cfg in missing:
-                be.submit(cfg)
-        except (JobError, OSError) as e:
-            st.error(f"Could not start training: {e}")
-            return
-        st.rerun()
+        if submit_all(be, missing):
+            st.rerun()
 
 
 def _poll(size: str) -> None:

@@ -20,6 +20,10 @@ import tempfile
 import time
 
 
+def machine_line() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"({os.cpu_count()} CPU cores, load average {load:.1f})"
+
 def first_point(backend, cfg, timeout: float = 120.0) -> tuple[str, float]:
     """(job id, seconds from submit to the first step point visible through metrics())."""
     t0 = time.perf_counter()
@@ -71,8 +75,7 @@ def burst(n: int, max_jobs: int | None = None, warm: int | None = None, timeout:
               f"{job_threads(limit)} torch thread(s) each):")
         print(f"  submit → first point: median {statistics.median(s):.2f} s, p95 {p95:.2f} s, max {s[-1]:.2f} s")
         print(f"  all {n} finished after {total:.2f} s; statuses: {sorted({b.status(j).status for j in ids})}")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"({os.cpu_count()} CPU cores, load average {load:.1f})")
+        print(machine_line())
         return 0
     finally:
         b.shutdown()
@@ -111,8 +114,7 @@ def main(repeats: int = 3) -> int:
         print(f"  warm worker: median {statistics.median(warm):.3f} s (max {max(warm):.3f} s; target ≤ 1.5 s)")
         print(f"  cold start (no warm worker, fresh Python + torch): {cold:.3f} s")
         print(f"cancel → worker process gone: median {statistics.median(cancels):.3f} s (target ≤ 1 s)")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"({os.cpu_count()} CPU cores, load average {load:.1f} during the benchmark)")
+        print(machine_line() + " during the benchmark")
         return 0
     finally:
         for b in (warm_b, cold_b):

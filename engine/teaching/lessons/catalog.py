@@ -96,8 +96,9 @@ LESSONS: dict[str, Lesson] = {
         "model drifts toward copying instead of learning what digits have in common — hence the need for "
         "regularizers. (Pure noise is not copied: it points in directions that digits never vary in, which the model "
         "was never trained to pass through.)",
-        complete_specs, complete_evidence, comparisons=capacity.COMPARISONS, labels=capacity.LABELS,
-        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 5 epochs."),
+        complete_specs, complete_evidence,
+        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 5 epochs.",
+        comparisons=capacity.COMPARISONS, labels=capacity.LABELS),
     "curse": Lesson(
         "curse", "8 · The curse of dimensionality",
         "In high dimensions almost all of a cube's volume is outside its inscribed sphere, and distances between "
