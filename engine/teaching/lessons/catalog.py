@@ -44,9 +44,9 @@ LESSONS: dict[str, Lesson] = {
              "from lesson 3's VAE in nothing else, with a 2-D code so the plane can be drawn; 5 epochs."),
     "vae-latent": Lesson(
         "vae-latent", "3 · The VAE latent space is regular",
-        "A VAE's codes stay near the origin with about unit spread, close to the prior N(0, I), and leave far fewer "
-        "empty regions than the same network without the variational part: decoding a grid over the prior gives a "
-        "smooth map of digits.",
+        "A VAE's codes stay near the origin, on the prior's scale: several times closer to N(0, I) than the same "
+        "network without the variational part (not equal to it after a short run), and they leave far fewer empty "
+        "regions: decoding a grid over the prior gives a smooth map of digits.",
         "The KL term pulls every posterior toward N(0, I) and the sampling noise forces nearby codes to decode to "
         "similar images, so the whole region around the origin is used and smooth.",
         latent_specs, vae_latent_evidence, comparisons=latent.COMPARISONS, labels=latent.LABELS,
