@@ -31,14 +31,12 @@ if classroom:  # the login gate and "signed in as" (classroom mode only: it load
 page = st.navigation(sections(), expanded=True)
 st.set_page_config(page_title=f"{page.title} · AE & VAE lab", page_icon=page.icon)
 loading = st.spinner(f"Loading {page.title}…")  # a heavy page's first visit imports torch and the engine
-if not classroom:
+try:
     with loading:
         page.run()
-else:
-    try:
-        with loading:
-            page.run()
-    except Exception as e:  # noqa: BLE001 - st.stop / st.rerun are BaseExceptions and pass through
-        logging.getLogger("ae_lab").exception("page %s failed", page.title)
-        st.error(f"Something went wrong on this page ({type(e).__name__}). It was logged for your instructor: "
-                 "reload the page, or try other settings.", icon=":material/error:")
+except Exception as e:  # noqa: BLE001 - st.stop / st.rerun are BaseExceptions and pass through
+    if not classroom:
+        raise  # local mode: Streamlit shows the error with its details
+    logging.getLogger("ae_lab").exception("page %s failed", page.title)
+    st.error(f"Something went wrong on this page ({type(e).__name__}). It was logged for your instructor: "
+             "reload the page, or try other settings.", icon=":material/error:")

@@ -24,7 +24,7 @@ from engine.teaching.applications import (
 from engine.teaching.lessons import default_size, epochs_specs, regularizer_specs
 from ui.background import ensure_runs
 from ui.images import show_grid
-from ui.lesson_charts import histogram, lines, roc_chart
+from ui.lesson_charts import anomaly_histogram, lines, roc_chart
 from ui.runs import load_model
 
 st.title("Applications")
@@ -126,10 +126,8 @@ with tab_a:
             st.altair_chart(roc_chart(reports), width="stretch")
         with b:
             which = st.selectbox("Score", list(scores), key="an_score")
-            hist = [{"score": s, "digit": f"anomaly ({digit})" if an else "normal"}
-                    for s, an in zip(reports[which]["scores"], reports[which]["is_anomaly"], strict=False)]
-            st.altair_chart(histogram(hist, "score", "digit", f"{which}: normal vs anomalous digits"),
-                            width="stretch")
+            st.altair_chart(anomaly_histogram(reports[which], "score", f"anomaly ({digit})", "normal",
+                                              f"{which}: normal vs anomalous digits"), width="stretch")
         r = reports[which]
         show_grid(r["top"], f"The 16 most anomalous held-out digits by {which} (labels: "
                             f"{', '.join(map(str, r['top_labels']))}; {r['precision_at_top']:.0%} are {digit}s)",

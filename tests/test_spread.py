@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from engine.teaching.lessons import LESSONS, SEEDS, differing_fields
-from engine.teaching.spread import CLAIMS, SEPARATED, seed_specs, spread_runs, summarize
+from engine.teaching.lessons import LESSONS, SEEDS, SEPARATED, differing_fields
+from engine.teaching.spread import CLAIMS, seed_specs, spread_runs, summarize
 
 
 def test_seed_runs_are_the_lessons_own_runs_and_replicas():

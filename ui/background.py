@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.core.config import RunConfig
-from engine.jobs import Backend, JobError
+from engine.jobs import ACTIVE, Backend, JobError
 from engine.teaching.narration import fmt_seconds
 
 from .auth import try_user_backend
@@ -91,7 +91,7 @@ def ensure_runs(specs: dict[str, RunConfig], key: str, what: str = "these runs")
         return True
     be = try_user_backend()
     states = {role: _status(be, c) for role, c in specs.items()}
-    if any(status in ("queued", "running") for status, _, _ in states.values()):
+    if any(status in ACTIVE for status, _, _ in states.values()):
         _progress(specs)
         return False
     epochs = sum(c.epochs for c in missing)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.jobs import JobError
+from engine.jobs import ACTIVE, JobError
 from engine.jobs.classroom import INSTRUCTOR
-from engine.teaching.pack import demo_pack
+from engine.teaching.pack import demo_pack, untrained
 
 from .auth import current_user, try_user_backend
 from .backend import store
@@ -24,15 +24,14 @@ def may_prepare() -> bool:
 
 def _ready(size: str) -> tuple[int, int, list]:
     pack = demo_pack(size)
-    s = store()
-    missing = [cfg for _, cfg in pack if not s.is_complete(cfg.run_id())]
+    missing = [cfg for _, cfg in untrained(pack, store())]
     return len(pack) - len(missing), len(pack), missing
 
 
 def _busy(be, missing: list) -> bool:
     for cfg in missing:
         try:
-            if be.status(cfg.run_id()).status in ("queued", "running"):
+            if be.status(cfg.run_id()).status in ACTIVE:
                 return True
         except JobError:
             continue

@@ -62,6 +62,13 @@ def histogram(rows: Sequence[dict], value: str, color: str, title: str = "", bin
             .properties(height=height))
 
 
+def anomaly_histogram(report: dict, score: str, anomaly: str, normal: str, title: str) -> alt.Chart:
+    """The scores of an `anomaly_report` (engine.teaching.applications) as two histograms: anomalies vs normal."""
+    rows = [{score: s, "digit": anomaly if an else normal}
+            for s, an in zip(report["scores"], report["is_anomaly"], strict=False)]
+    return histogram(rows, score, "digit", title)
+
+
 def roc_chart(curves: dict[str, dict], height: int = 300) -> alt.Chart:
     """ROC curves {name: {"fpr", "tpr", "auc"}} with the chance diagonal."""
     rows = [{"score": f"{name} (AUC {c['auc']:.3f})", "false positive rate": f, "true positive rate": t}

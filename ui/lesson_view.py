@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from engine.teaching.latent import plane_range, project_2d, square
-from engine.teaching.lessons import LESSONS, SIZES, Lesson, Runs, default_size
+from engine.teaching.lessons import LESSONS, SEPARATED, SIZES, Lesson, Runs, default_size
 from engine.teaching.posterior import prior_contours
 
 from .backend import store
@@ -96,8 +96,8 @@ def spread_chart(stats: dict[str, dict], title: str, x_title: str) -> None:
 
 def hedge(separated: bool, strong: str, weak: str) -> str:
     """The claim as strongly as the bars allow: `strong` when the gap exceeds 3× the seed spread, else `weak`."""
-    return (f"**{strong}** (the gap is more than 3× the seed-to-seed spread)." if separated else
-            f"**{weak}** (the gap is within 3× the seed-to-seed spread: the bars do not allow more).")
+    return (f"**{strong}** (the gap is more than {SEPARATED:g}× the seed-to-seed spread)." if separated else
+            f"**{weak}** (the gap is within {SEPARATED:g}× the seed-to-seed spread: the bars do not allow more).")
 
 
 # ---- the clickable latent map (lessons 2 and 3) ------------------------------------------------------------

@@ -15,7 +15,7 @@ from engine.teaching.pack import ANOMALY_DIGIT
 from engine.teaching.tour import TOUR, TourStep, verdict
 
 from .background import ensure_runs
-from .lesson_charts import histogram
+from .lesson_charts import anomaly_histogram
 from .lesson_render import render
 from .lesson_view import diff_tables, evidence, lesson_runs
 from .nav import link
@@ -92,9 +92,8 @@ def applications(size: str) -> None:
         r = anomaly_report(recon_scores(model, cfg, x), y, ANOMALY_DIGIT, x)
         st.metric(f"AUC: reconstruction error picks out the {ANOMALY_DIGIT}s", f"{r['auc']:.3f}",
                   help="1 = every anomaly scores above every normal digit; 0.5 = chance")
-        rows = [{"error": s, "digit": f"a {ANOMALY_DIGIT} (never trained on)" if an else "other digits"}
-                for s, an in zip(r["scores"], r["is_anomaly"], strict=False)]
-        st.altair_chart(histogram(rows, "error", "digit", "Reconstruction error of held-out digits"), width="stretch")
+        st.altair_chart(anomaly_histogram(r, "error", f"a {ANOMALY_DIGIT} (never trained on)", "other digits",
+                                          "Reconstruction error of held-out digits"), width="stretch")
     link("applications", "Open Applications: compression, denoising, anomalies, generation", ":material/science:")
 
 

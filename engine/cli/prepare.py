@@ -96,12 +96,12 @@ def _cmd(args) -> int:
 
     from ..core.store import Store
     from ..teaching.lessons import default_size
-    from ..teaching.pack import chains, demo_pack
+    from ..teaching.pack import chains, demo_pack, untrained
 
     size = args.size or default_size()
     store = Store(args.checkpoints)
     pack = demo_pack(size, applications=not args.lessons_only)
-    todo = [rc for rc in pack if not store.is_complete(rc[1].run_id())]
+    todo = untrained(pack, store)
     print(f"demo pack at size '{size}': {len(pack)} runs, {len(pack) - len(todo)} already trained, {len(todo)} to "
           f"train in {args.workers or default_workers()} worker processes → {store.root}", file=sys.stderr)
     failed = []

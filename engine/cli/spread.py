@@ -19,13 +19,13 @@ def _fmt(s: dict) -> str:
 
 
 def _cmd(args) -> int:
-    from ..teaching.lessons import default_size
-    from ..teaching.pack import chains
-    from ..teaching.spread import SEPARATED, audit, spread_runs
+    from ..teaching.lessons import SEPARATED, default_size
+    from ..teaching.pack import chains, untrained
+    from ..teaching.spread import audit, spread_runs
 
     size = args.size or default_size()
     store = open_store(args)
-    todo = [rc for rc in spread_runs(size) if not store.is_complete(rc[1].run_id())]
+    todo = untrained(spread_runs(size), store)
     print(f"lesson-spread at size '{size}': {len(todo)} runs to train → {store.root}", file=sys.stderr)
     bad = [t for t in train_pack(chains(todo), store.root, args.workers, args.threads) if t.status != "completed"]
     if bad:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ..core.config import RunConfig
+from ..core.store import Store
 from ..data import load
 from .applications import anomaly_specs, compression_specs
 from .lessons import LESSONS, Size, lesson_runs
@@ -30,6 +31,11 @@ def demo_pack(size: Size, applications: bool = True) -> list[tuple[str, RunConfi
     for role, cfg in [*lesson_runs(size), *(application_runs(size) if applications else [])]:
         seen.setdefault(cfg.run_id(), (role, cfg))
     return sorted(seen.values(), key=lambda rc: rc[1].epochs)
+
+
+def untrained(pack: list[tuple[str, RunConfig]], store: Store) -> list[tuple[str, RunConfig]]:
+    """The (role, config) pairs of `pack` whose run is not complete in `store`."""
+    return [rc for rc in pack if not store.is_complete(rc[1].run_id())]
 
 
 def steps(cfg: RunConfig) -> int:

@@ -19,7 +19,6 @@ from ..core.store import Store
 from .lessons import LESSONS, SEEDS, Runs, Size, seed_stats
 
 Claim = tuple[str, float, float]  # (what the lesson says, the number it says is smaller, the larger one)
-SEPARATED = 3.0  # margin / spread above which a claim needs no error bars
 
 
 def _mlp_cnn(ev: dict) -> list[Claim]:

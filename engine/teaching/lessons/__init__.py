@@ -22,6 +22,7 @@ from .base import (
     N_SHOW,
     OFFERED_SIZES,
     SEEDS,
+    SEPARATED,
     SIZES,
     Comparison,
     Lesson,
@@ -62,7 +63,8 @@ from .regularizers import (
 from .vae import BETAS, beta_evidence, beta_specs, epochs_evidence, epochs_specs
 
 __all__ = [
-    "BETAS", "DIMS", "LESSONS", "N_SHOW", "OFFERED_SIZES", "SEEDS", "SIZES", "Comparison", "Lesson", "Runs", "Size",
+    "BETAS", "DIMS", "LESSONS", "N_SHOW", "OFFERED_SIZES", "SEEDS", "SEPARATED", "SIZES", "Comparison", "Lesson",
+    "Runs", "Size",
     "ae_latent_evidence", "beta_evidence", "beta_specs", "budget", "complete_evidence", "complete_specs",
     "config_diff", "contractive_evidence", "curse_evidence", "default_size", "denoising_evidence",
     "differing_fields", "distance_contrast", "epochs_evidence", "epochs_specs", "gaussian_gap", "latent_evidence",

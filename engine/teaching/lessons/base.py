@@ -28,6 +28,7 @@ SIZES = ("test", "cpu", "gpu")
 # only, never shown to a student.
 OFFERED_SIZES = ("cpu", "gpu")
 SEEDS = (0, 1, 2)
+SEPARATED = 3.0  # a gap above this many seed spreads needs no error bars (issue 14's rule)
 N_SHOW = 8  # held-out digits shown side by side
 
 
@@ -132,7 +133,7 @@ def seed_stats(values: list[float]) -> dict:
             "n": len(values), "values": list(values)}
 
 
-def separated(a: dict, b: dict, k: float = 3.0) -> bool:
+def separated(a: dict, b: dict, k: float = SEPARATED) -> bool:
     """Whether two `seed_stats` differ by more than k times the larger seed spread (a claim that needs no caveat)."""
     return abs(a["mean"] - b["mean"]) > k * max(a["spread"], b["spread"])
 

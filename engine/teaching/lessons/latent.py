@@ -45,11 +45,10 @@ def gaussian_gap(z: torch.Tensor) -> float:
     return float((z.mean(0).abs() + (z.std(0) - 1).abs()).mean())
 
 
-def model_codes(model, x: torch.Tensor) -> torch.Tensor:
-    """The codes the model hands out for x, as the lecture's aggregate posterior p(z) = Σ_x q(z|x)p(x) sees them:
-    one draw μ + σ·ε per image for a VAE (μ alone is narrower than N(0, I) in a good VAE: std(μ) < 1), z for an
-    AE. This is what is compared with N(0, I)."""
-    mu, logvar = posterior_params(model, x)
+def model_codes(mu: torch.Tensor, logvar: torch.Tensor | None) -> torch.Tensor:
+    """The codes the model hands out (from `posterior_params`), as the lecture's aggregate posterior
+    p(z) = Σ_x q(z|x)p(x) sees them: one draw μ + σ·ε per image for a VAE (μ alone is narrower than N(0, I) in a
+    good VAE: std(μ) < 1), z for an AE. This is what is compared with N(0, I)."""
     return mu if logvar is None else aggregate(mu, logvar)["z"]
 
 
@@ -71,7 +70,8 @@ def latent_evidence(runs: Runs, key: str = "ae", n_grid: int = 12, n_points: int
     x, y = runs.heldout(key)
     x, y = x[:n_points], y[:n_points]
     cfg, model = runs.model(key)
-    z = model.code(x).cpu()[:, :2]
+    mu, logvar = posterior_params(model, x)  # encoded once: μ draws the map, μ + σ·ε is compared with N(0, I)
+    z = mu[:, :2]
     lo, hi = _box(z, model.variational)
     pts = plane_grid(lo, hi, n_grid)
     imgs = model.generate(pts).cpu()
@@ -81,7 +81,7 @@ def latent_evidence(runs: Runs, key: str = "ae", n_grid: int = 12, n_points: int
     return {"z": z, "labels": y, "grid": u8(imgs), "lo": lo, "hi": hi, "n_grid": n_grid,
             "emptiness": float(far.float().mean()), "garbage": float(near_real.mean()),
             "garbage_empty": float(near_real[far].mean()) if far.any() else float("nan"),
-            **_moments(z, model_codes(model, x)[:, :2])}
+            **_moments(z, model_codes(mu, logvar)[:, :2])}
 
 
 def _moments(mu: torch.Tensor, codes: torch.Tensor) -> dict:
