@@ -7,6 +7,8 @@ import torch
 from torch import nn
 
 from engine.core.losses import contractive_per_image, corrupt, kl_per_dim, kl_per_image, recon_per_image, sparsity_kl
+from engine.core.models import build_model
+from engine.core.presets import preset
 
 
 def test_mse_is_summed_per_image():
@@ -78,6 +80,25 @@ def test_contractive_penalty_matches_brute_force_for_a_nonlinear_encoder():
     assert torch.allclose(got, _brute_jacobian_norm(encode, x), rtol=1e-5)
     got.sum().backward()  # differentiable: the penalty trains the encoder
     assert encode[1].weight.grad.abs().sum() > 0
+
+
+def test_contractive_through_the_first_layers_gram_matrix_equals_the_full_jacobian():
+    """The model's fast path (VJPs stop after the first linear layer, W Wᵀ does the rest) gives the same penalty and
+    the same weight gradients as the Jacobian with respect to the pixels."""
+    torch.manual_seed(0)
+    cfg = preset("contractive-ae", hidden=(24,), latent_dim=6)
+    model = build_model(cfg, (1, 5, 6))
+    x = torch.rand(7, 1, 5, 6)
+    fast = model.contractive(x)
+    slow = contractive_per_image(model.encode, x)
+    assert fast.shape == (7,)
+    assert torch.allclose(fast, slow, rtol=1e-5)
+    assert torch.allclose(fast, _brute_jacobian_norm(model.encode, x), rtol=1e-5)
+    w = model.encoder[1].weight
+    (g_fast,) = torch.autograd.grad(fast.sum(), w)
+    (g_slow,) = torch.autograd.grad(slow.sum(), w)
+    assert g_fast.abs().sum() > 0
+    assert torch.allclose(g_fast, g_slow, rtol=1e-4, atol=1e-6)
 
 
 def test_contractive_random_projection_for_wide_codes_is_close_and_unbiased():

@@ -280,3 +280,36 @@ def test_a_steered_run_never_serves_as_the_cached_result_of_its_config(store):
     assert store.is_complete(cfg.run_id())
     assert again.heldout["kl"] > steered.heldout["kl"]  # β = 4 squeezed the KL; the unsteered β = 1 run did not
     assert train(cfg, store=store).cached
+
+
+def test_a_contiguous_cnn_checkpoint_resumes_into_the_channels_last_trainer_exactly():
+    """Checkpoints written before the trainer made CNN weights channels-last hold contiguous Adam buffers; after
+    loading them, the next step must equal the step of a model that never changed layout."""
+    import copy
+
+    from engine.core.models import build_model
+    from engine.core.trainer import _match_layouts, adam
+
+    cfg = preset("seed-cnn-ae")
+    x = torch.rand(8, 1, 28, 28)
+
+    def second_step(channels_last: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        m = build_model(cfg)
+        o = adam(m, cfg)
+        m(x).recon.sum().backward()
+        o.step()
+        model_sd, opt_sd = copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())  # contiguous, as before
+        m2 = build_model(cfg)
+        if channels_last:
+            m2 = m2.to(memory_format=torch.channels_last)
+        o2 = adam(m2, cfg)
+        m2.load_state_dict(model_sd)
+        o2.load_state_dict(opt_sd)
+        _match_layouts(o2)
+        m2(x).recon.sum().backward()
+        o2.step()
+        return [p.detach() for p in m2.parameters()]
+
+    plain, converted = second_step(False), second_step(True)
+    assert max((a - b).abs().max().item() for a, b in zip(plain, converted, strict=True)) < 1e-6

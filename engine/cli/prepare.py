@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -75,13 +76,23 @@ def _no_script_main() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
+def _context(threads: int) -> mp.context.BaseContext:
+    """Fork where it is safe, spawn elsewhere. A forked worker starts with this process's torch and engine
+    already imported (a spawned one spends ~3 CPU-s importing them); forking is safe here only while this
+    process runs no other thread (the CLI: not a Streamlit server or a test with an app thread) and each worker
+    runs torch on one thread (no OpenMP pool to inherit half-started)."""
+    if threads == 1 and threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
 def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, workers: int | None = None,
                threads: int = 1, on_done: Callable[[Trained], None] | None = None) -> list[Trained]:
     """Train every chain (see `engine.teaching.pack.chains`: longest first) into the store at `root`, `workers` at a
     time, in the order given; `on_done` is called in this process as each run finishes."""
     out: list[Trained] = []
     with _no_script_main():
-        pool = mp.get_context("spawn").Pool(workers or default_workers(), initializer=_init, initargs=(threads,))
+        pool = _context(threads).Pool(workers or default_workers(), initializer=_init, initargs=(threads,))
     with pool:
         for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in chains]):
             for t in done:

@@ -105,7 +105,7 @@ class Autoencoder(nn.Module):
         if self.variational:
             terms["kl"] = kl_per_image(out.mu, out.logvar)
         if contractive:
-            terms["contractive"] = contractive_per_image(self.encode, inp)
+            terms["contractive"] = self.contractive(inp)
         if sparsity_target is not None:
             terms["sparsity"] = sparsity_kl(out.z, sparsity_target, sparsity_form)
         return terms
@@ -113,6 +113,15 @@ class Autoencoder(nn.Module):
     def sample(self, x: torch.Tensor) -> Output:
         """The forward pass of training (a VAE samples z even in eval mode)."""
         return self(x)
+
+    def contractive(self, x: torch.Tensor) -> torch.Tensor:
+        """||dE(x)/dx||_F^2 per image (B,), differentiable. An MLP encoder that narrows in its first linear layer
+        gets the same number through that layer's Gram matrix (see `losses.contractive_per_image`)."""
+        enc = getattr(self, "encoder", None)
+        if (isinstance(enc, nn.Sequential) and len(enc) > 2 and isinstance(enc[0], nn.Flatten)
+                and isinstance(enc[1], nn.Linear) and enc[1].out_features < enc[1].in_features):
+            return contractive_per_image(enc[2:], enc[1](enc[0](x)), enc[1].weight)
+        return contractive_per_image(self.encode, x)
 
 
 class AE(Autoencoder):

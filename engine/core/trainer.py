@@ -216,6 +216,8 @@ def _start(cfg: RunConfig, store: Store, report: Report, use_cache: bool) -> Run
     train_x = data.train_x[: cfg.train_limit] if cfg.train_limit else data.train_x
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.shape).to(device)
+    if cfg.arch == "cnn":  # the same layers, with channels-last weights: a CNN step is ~16% faster on CPU
+        model = model.to(memory_format=torch.channels_last)
     fixed_z = None
     if model.variational:
         g = torch.Generator().manual_seed(cfg.seed + SAMPLES_SEED_OFFSET)
@@ -238,10 +240,21 @@ def _start(cfg: RunConfig, store: Store, report: Report, use_cache: bool) -> Run
     return run
 
 
+def _match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give Adam's moment buffers their parameter's memory layout. A checkpoint written with contiguous CNN weights
+    (before the trainer used channels-last) loads its buffers contiguous; the fused Adam kernel then pairs the
+    wrong elements (measured: a 2e-3 weight error after one step). Copying into `empty_like(param)` fixes the order."""
+    for p, st in opt.state.items():
+        for k, v in st.items():
+            if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                st[k] = torch.empty_like(p).copy_(v)
+
+
 def _resume(run: Run) -> None:
     state = run.store.load_state(run.source, run.device)
     run.model.load_state_dict(state["model"])
     run.opt.load_state_dict(state["optim"])
+    _match_layouts(run.opt)
     run.start = state["epoch"]
     run.beta_override = state.get("beta_override")
     run.lr = run.opt.param_groups[0]["lr"]  # a learning rate steered during the earlier part stays in effect

@@ -97,7 +97,7 @@ LESSONS: dict[str, Lesson] = {
         "regularizers. (Pure noise is not copied: it points in directions that digits never vary in, which the model "
         "was never trained to pass through.)",
         complete_specs, complete_evidence,
-        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 5 epochs.",
+        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 3 epochs.",
         comparisons=capacity.COMPARISONS, labels=capacity.LABELS),
     "curse": Lesson(
         "curse", "8 · The curse of dimensionality",
