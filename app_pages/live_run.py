@@ -18,7 +18,7 @@ from ui.runs import snapshot
 from ui.state import select_run
 
 REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
-FIRST_POINT_S = 0.25  # ... and while it has started but shows no point yet: the first point is a moment away
+FIRST_POINT_S = 0.1  # ... and while it has started but shows no point yet: the first point is a moment away
 
 
 def phase(job: JobInfo) -> str:

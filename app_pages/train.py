@@ -9,10 +9,11 @@ from engine.core.presets import DESCRIPTIONS, PRESETS
 from engine.teaching.narration import completeness
 from ui.auth import try_user_backend
 from ui.backend import store
+from ui.charts import shape_chart
 from ui.code_compare import lecture_vs_engine
 from ui.nav import go, link
 from ui.runs import submit
-from ui.train_form import BIG, CUSTOM, QUICK, check, form_values, to_settings
+from ui.train_form import BIG, CUSTOM, QUICK, check, form_values, network_shape, to_settings
 from ui.uploads import trainable_datasets
 
 _warm = try_user_backend()
@@ -37,10 +38,47 @@ def on_quick() -> None:
     put(QUICK)
 
 
+# ---- validation ---------------------------------------------------------------------------------
+def build() -> tuple[RunConfig | None, list[str], list[str], int | None]:
+    """The RunConfig of the form (None if it cannot launch), the problems that stop it (one line each),
+    notes and the model's parameter count."""
+    values = {k: st.session_state.get(f"tr_{k}") for k in RunConfig.model_fields}
+    fields, problems = to_settings(values, st.session_state["tr_preset"])
+    if problems:
+        return None, problems, [], None
+    try:
+        cfg = make_config(**fields)
+    except ConfigError as e:
+        return None, [p.strip() for p in str(e).split(";")], [], None
+    problems, notes, params = check(cfg)
+    return (None if problems else cfg), problems, notes, params
+
+
+def save_form() -> None:
+    """Keep the form's values for the next visit (the widgets' own state goes when the page is left)."""
+    keys = [*RunConfig.model_fields, "preset"]
+    st.session_state[FORM] = {k: st.session_state[f"tr_{k}"] for k in keys if f"tr_{k}" in st.session_state}
+
+
+def launch_first() -> None:
+    """Launch was pressed (a button's value is known before the page is drawn): start the run and open Live run
+    without drawing this page again, so the run shows sooner. Settings already trained, settings with problems
+    and a refused submit go on to the full page, which says why (its Launch handler runs then)."""
+    if not st.session_state.get("launch"):
+        return
+    cfg, *_ = build()
+    if cfg is None or store().is_complete(cfg.run_id()):
+        return
+    if submit(cfg, quiet=True) is not None:
+        save_form()
+        go("live_run")
+
+
 if FORM not in st.session_state:
     st.session_state[FORM] = {**form_values("seed-vae"), "preset": "seed-vae"}
 for k, v in st.session_state[FORM].items():
     st.session_state.setdefault(f"tr_{k}", v)
+launch_first()
 
 st.title("Train a model")
 st.caption("Every setting has a help text (the ? icon) saying what it does to training. "
@@ -140,24 +178,7 @@ with train_col:
     st.selectbox("Device", ["auto", "cpu", "cuda"], key="tr_device",
                  help="auto uses the GPU if there is one, else the CPU. The result does not depend on it.")
 
-keys = [*RunConfig.model_fields, "preset"]
-st.session_state[FORM] = {k: st.session_state[f"tr_{k}"] for k in keys if f"tr_{k}" in st.session_state}
-
-
-# ---- validation ---------------------------------------------------------------------------------
-def build() -> tuple[RunConfig | None, list[str], list[str], int | None]:
-    """The RunConfig of the form (None if it cannot launch), the problems that stop it (one line each),
-    notes and the model's parameter count."""
-    values = {k: st.session_state.get(f"tr_{k}") for k in RunConfig.model_fields}
-    fields, problems = to_settings(values, st.session_state["tr_preset"])
-    if problems:
-        return None, problems, [], None
-    try:
-        cfg = make_config(**fields)
-    except ConfigError as e:
-        return None, [p.strip() for p in str(e).split(";")], [], None
-    problems, notes, params = check(cfg)
-    return (None if problems else cfg), problems, notes, params
+save_form()
 
 
 cfg, problems, notes, params = build()
@@ -176,6 +197,17 @@ else:
     line = (f"**{cfg.short()}** · {params:,} parameters · {cfg.dataset}"
             f"{f' (first {cfg.train_limit:,} images)' if cfg.train_limit else ''} · run id `{cfg.run_id()}`")
     st.markdown(line)
+    widths = network_shape(cfg)
+    code = next(r["numbers"] for r in widths if r["part"] == "code")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("parameters", f"{params:,}")
+    m2.metric("numbers in the code", f"{code:,}")
+    m3.metric("input ÷ code", f"{widths[0]['numbers'] / code:.3g}×",
+              help="Above 1 the code is smaller than the image (under-complete: it must compress); below 1 it is "
+                   "larger (over-complete: it could copy the image unless a penalty stops it).")
+    st.vega_lite_chart(shape_chart(widths), width="stretch")
+    st.caption("The network's shape: how many numbers describe one image after each layer, from the pixels through "
+               "the code (red) back to the pixels (log scale).")
     if params > BIG:
         st.warning(f"{params / 1e6:.0f} M parameters is a lot for a laptop: expect slow epochs and lots of memory.")
     if cached:

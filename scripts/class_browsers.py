@@ -135,6 +135,19 @@ def rss(pid: int) -> int:
         return 0
 
 
+def pss(pid: int) -> int:
+    """Proportional set size: pages shared by several processes (forked job processes share the fork server's
+    torch and MNIST) are counted in shares, so a sum over processes is the memory they really take. RSS if the
+    kernel has no smaps_rollup."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss(pid)
+
+
 def proc_table() -> dict[int, tuple[int, int]]:
     """pid -> (parent pid, CPU ticks used so far: utime + stime) of every process, from /proc/*/stat."""
     out = {}
@@ -162,7 +175,8 @@ def tree(pid: int, table: dict[int, tuple[int, int]]) -> list[int]:
 
 
 class Sampler(threading.Thread):
-    """Every `every_s`: peak RSS of the server process alone and with its descendants (training workers), and
+    """Every `every_s`: peak RSS of the server process alone, and peak PSS summed over it and its descendants
+    (supervisor, fork server, training workers), and
     the CPU time of that tree and of this benchmark's own tree (the Playwright driver and Chromium), which shares
     the machine's cores with the server. reset() returns the figures since the last reset and starts afresh."""
 
@@ -190,7 +204,7 @@ class Sampler(threading.Thread):
             table = proc_table()
             server = tree(self.pid, table)
             self.peak_server = max(self.peak_server, rss(self.pid))
-            self.peak_tree = max(self.peak_tree, sum(rss(p) for p in server))
+            self.peak_tree = max(self.peak_tree, sum(pss(p) for p in server))
             self.peak_procs = max(self.peak_procs, len(server))
             for p in server:
                 self.cpu["server"][p] = table[p][1]
@@ -265,6 +279,8 @@ def loadavg() -> str:
 
 async def phase_sessions(browser, args, tmp: Path, results: dict) -> None:
     env = app_env(tmp / "app")
+    if args.max_jobs:
+        env["AE_LAB_MAX_JOBS"] = str(args.max_jobs)
     CHECKPOINT_ROOTS.append(tmp / "app" / "checkpoints")
     server = start_server(ROOT / "app.py", ROOT, env, tmp / "app.log")
     sampler = Sampler(server.proc.pid)
@@ -335,6 +351,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--nice-browsers", type=int, default=0, metavar="N",
                     help="run Chromium N steps nicer than the server (in a class the browsers are on the students' "
                          "machines; here they share its cores). Default 0: a worst case")
+    ap.add_argument("--max-jobs", type=int, metavar="N",
+                    help="the app's AE_LAB_MAX_JOBS: jobs trained at once (default: the app's default, 1 on a CPU; a "
+                         "classroom server sets about the class's concurrent launches, see docs/cluster.md)")
     ap.add_argument("--total-timeout", type=float, default=1800, help="seconds the whole benchmark may take")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.cold_reps < 1:

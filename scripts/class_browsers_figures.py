@@ -73,7 +73,7 @@ def figures(results: dict) -> list[tuple[str, str, str, str, str, str]]:
     for phase, key in (("1 session", "single"), (f"{n} sessions", "sessions")):
         mem = (results.get(key) or {}).get("memory")
         if mem:
-            row(phase, "server peak RSS: alone / with workers (processes)",
+            row(phase, "server peak RSS alone / PSS with workers (processes)",
                 f"{mem['server_peak_mb']:.0f} / {mem['tree_peak_mb']:.0f} MB ({mem['tree_peak_processes']})")
             row(phase, "CPU: server+workers / Chromium+Playwright (wall)", f"{mem['cpu_s_server_and_workers']:.0f} / "
                 f"{mem['cpu_s_browsers']:.0f} CPU-s ({mem['wall_s']:.0f} s)")

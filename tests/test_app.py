@@ -147,7 +147,8 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
 
     at, jid = launch_tiny_run()
     be = backend()
-    assert jid in [j.job_id for j in be.jobs()], "the launched job reaches the backend"
+    assert [j.job_id for j in be.jobs()] == [jid], "the launched job reaches the backend, once"
+    assert [t.value for t in at.title] == ["Live run"], "Launch opens Live run"
     info = be.wait(jid, timeout=TIMEOUT)
     assert info.status == COMPLETED, info
     assert info.epoch == 1 and info.config["dataset"] == "synthetic" and info.config["latent_dim"] == 2
@@ -193,6 +194,22 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     again = again.button(key="launch").click().run()
     no_exceptions(again)
     assert any("already trained — loading from cache" in s.value for s in again.success)
+
+
+def test_a_refused_launch_stays_on_train_and_says_why_once(monkeypatch):
+    """Launch submits before drawing the page; a refusal falls through to the page, which shows it one time."""
+    from engine.jobs import JobError
+    from engine.jobs.embedded import EmbeddedBackend
+
+    def refuse(self, cfg):
+        raise JobError("the queue is full: wait for a job to finish")
+
+    monkeypatch.setattr(EmbeddedBackend, "submit", refuse)
+    at = tiny_train_page()
+    at = at.button(key="launch").click().run()
+    no_exceptions(at)
+    assert [t.value for t in at.title] == ["Train a model"]
+    assert [e.value for e in at.error] == ["Could not start the run: the queue is full: wait for a job to finish"]
 
 
 def test_live_run_steers_cancels_and_resumes_a_running_job():
@@ -275,6 +292,34 @@ def test_train_page_shows_the_lecture_listing_beside_print_model():
     assert any("Where they differ" in m.value and "whole batch" in m.value for m in at.markdown)
     at.selectbox(key="tr_preset").set_value("seed-cnn-ae").run()
     assert "# b, 8, 2, 2" in " ".join(c.value for c in at.code)
+
+
+def test_train_page_draws_the_networks_hourglass_with_its_code_size():
+    """The shape chart and metrics follow the preset: the lecture's MLP AE narrows 784 → 3, its CNN to 8×2×2,
+    the over-complete sparse AE widens to 1024 (input ÷ code below 1)."""
+    from altair.vegalite.v6.schema.core import TopLevelSpec
+
+    from engine.core.presets import preset
+    from engine.teaching.shapes import layer_widths
+    from ui.charts import shape_chart
+
+    mlp = layer_widths(preset("seed-mlp-ae"))
+    assert [r["numbers"] for r in mlp] == [784, 128, 64, 12, 3, 12, 64, 128, 784]
+    assert [r["part"] for r in mlp][3:6] == ["encoder", "code", "decoder"] and mlp[-1]["part"] == "output"
+    cnn = layer_widths(preset("seed-cnn-ae"))
+    assert next(r for r in cnn if r["part"] == "code")["layer"] == "code: MaxPool2d 8×2×2"
+    vae = layer_widths(preset("seed-vae"))
+    assert [r["numbers"] for r in vae] == [784, 400, 20, 400, 784], "μ is the code; the σ layer beside it is not a row"
+    TopLevelSpec.validate(shape_chart(mlp))
+
+    at = app("app_pages/train.py").run()
+    no_exceptions(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["numbers in the code"] == "20" and metrics["input ÷ code"] == "39.2×"
+    at.selectbox(key="tr_preset").set_value("sparse-ae").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["numbers in the code"] == "1,024" and metrics["input ÷ code"] == "0.766×"
+    assert any("the code (red)" in c.value for c in at.caption)
 
 
 def trained(store, name: str = "seed-vae", **overrides) -> str:

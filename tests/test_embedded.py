@@ -296,6 +296,7 @@ def test_warm_processes_run_nicer_and_jobs_share_the_cores(tmp_path, monkeypatch
     """warm=2 keeps two preloaded processes (started one after the other); job processes run at
     $AE_LAB_JOB_NICE below the app, and two jobs that may run at once on this machine share its cores."""
     monkeypatch.setenv("AE_LAB_JOB_NICE", "7")
+    monkeypatch.setenv("AE_LAB_FORK_SERVER", "0")  # warm processes that each take one job (not the fork server)
     b = EmbeddedBackend(tmp_path / "warm2", max_jobs=2, warm=2)
     try:
         assert b.prewarm(wait=True, timeout=120)
@@ -307,5 +308,38 @@ def test_warm_processes_run_nicer_and_jobs_share_the_cores(tmp_path, monkeypatch
         assert {b.processes(first)[0], b.processes(second)[0]} == set(spares)  # both went to warm processes
         threads = max(1, len(os.sched_getaffinity(0)) // 2)
         assert b.db.job(first)["threads"] == b.db.job(second)["threads"] == threads
+    finally:
+        b.shutdown()
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server needs Linux")
+def test_jobs_are_forked_from_one_preloaded_server_and_reaped_by_the_supervisor(tmp_path, monkeypatch):
+    """On a CPU-only Linux machine the supervisor keeps one fork server: two jobs started at once are two new
+    processes forked from it (nice like it, children of the supervisor after the double fork), so the supervisor
+    reads how each ended: a job killed with SIGKILL fails with that signal and resumes from its checkpoint."""
+    monkeypatch.setenv("AE_LAB_JOB_NICE", "5")
+    monkeypatch.setenv("AE_LAB_FORK_SERVER", "1")
+    b = EmbeddedBackend(tmp_path / "forked", max_jobs=2)
+    try:
+        assert b.prewarm(wait=True, timeout=120)
+        (server,) = b.db.spares()
+        first, second = b.submit(slow(50, epochs=20)), b.submit(slow(51, epochs=20))
+        wait_for(lambda: b.status(first).step > 0 and b.status(second).step > 0)
+        jobs = [b.processes(first)[0], b.processes(second)[0]]
+        assert server not in jobs and jobs[0] != jobs[1]
+        assert b.db.spares() == [server] and alive(server)  # the server stays, ready for the next job
+        pool = b.supervisor()
+        assert all(parent_of(p) == pool for p in jobs)
+        assert all(nice_of(p) == nice_of(server) == min(19, nice_of(os.getpid()) + 5) for p in jobs)
+        wait_for(lambda: b.status(first).epoch >= 1)
+        os.kill(jobs[0], signal.SIGKILL)
+        info = b.wait(first, timeout=60)
+        assert info.status == FAILED and "signal 9" in info.message, info
+        assert b.wait(b.resume(first), timeout=300).status == COMPLETED
+        assert b.wait(second, timeout=300).status == COMPLETED
     finally:
         b.shutdown()

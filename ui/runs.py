@@ -32,16 +32,17 @@ def runs(with_snapshots: bool = True, variational: bool | None = None) -> list[d
     return out
 
 
-def submit(cfg: RunConfig) -> str | None:
+def submit(cfg: RunConfig, quiet: bool = False) -> str | None:
     """Submit `cfg` to the background backend and make it the selected run; returns the job id, or None
-    after saying on the page why it could not start."""
+    after saying on the page why it could not start (unless `quiet`)."""
     be = try_user_backend()
     if be is None:
         return None
     try:
         jid = be.submit(cfg)
     except (JobError, ConfigError) as e:
-        st.error(f"Could not start the run: {e}")
+        if not quiet:
+            st.error(f"Could not start the run: {e}")
         return None
     select_run(jid)
     return jid

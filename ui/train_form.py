@@ -3,12 +3,15 @@ to RunConfig settings, and the checks made before a launch (with the model's par
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from engine.core.config import RunConfig
 from engine.core.models import build_model, cnn_problem, n_params
 from engine.core.presets import PRESETS
 from engine.data import DataUnavailable, load
+from engine.teaching.shapes import layer_widths
 
 CUSTOM = "custom"
 QUICK = {"epochs": 2, "train_limit": 2000}  # "Quick demo settings": a run that finishes in seconds on a CPU
@@ -74,3 +77,13 @@ def check(cfg: RunConfig) -> tuple[list[str], list[str], int | None]:
     if cfg.train_limit and cfg.train_limit > len(data.train_x):
         notes.append(f"'{cfg.dataset}' has only {len(data.train_x):,} training images; all are used.")
     return problems, notes, None if problems else param_count(cfg, data.shape)
+
+
+@lru_cache(maxsize=256)
+def _widths(cfg_json: str, shape: tuple[int, ...]) -> tuple[dict, ...]:
+    return tuple(layer_widths(RunConfig.model_validate_json(cfg_json), shape))
+
+
+def network_shape(cfg: RunConfig) -> list[dict]:
+    """The hourglass of `cfg`'s model on its dataset (numbers per image after each layer), cached per settings."""
+    return list(_widths(cfg.model_dump_json(), tuple(load(cfg.dataset).shape)))

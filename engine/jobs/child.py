@@ -5,7 +5,8 @@ from the app). It lowers its own CPU priority ($AE_LAB_JOB_NICE, so the app's pa
 preloads torch, the trainer and MNIST, then waits for one job on stdin
 (`{"job": id, "attempt": a, "slot": s, "gpus": n, "threads": t}`), runs `engine.core.trainer.train` on it with
 t torch threads and exits, releasing its memory and GPU. Its progress goes to the job table in batches
-(`engine.jobs.jobdb`).
+(`engine.jobs.jobdb`). With `--serve` it is instead a fork server: it preloads once and forks a job process
+for each job line (`serve`), which is how a CPU-only supervisor on Linux starts jobs.
 """
 
 from __future__ import annotations
@@ -187,11 +188,11 @@ def reload_if_changed(dataset: str) -> None:
             load.cache_clear()
 
 
-def preload() -> None:
+def preload(threads: int | None = None) -> None:
     """What a warm process loads before it gets a job: torch, the trainer, the default dataset, and one
     tiny optimizer step with the trainer's own optimizer (first calls into autograd and Adam are slow; the
     fused Adam's first construction alone imports ~900 modules, ~1.6 s, which a job would otherwise pay before
-    its first point)."""
+    its first point). A fork server preloads on one thread: no OpenMP thread team exists when it forks."""
     import torch
 
     from ..core.models import build_model
@@ -199,6 +200,8 @@ def preload() -> None:
     from ..core.trainer import adam, objective
     from ..data import load, variant
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     with contextlib.suppress(Exception):
         load("mnist")
         PRELOADED["mnist"] = variant("mnist")
@@ -210,20 +213,75 @@ def preload() -> None:
     opt.step()
 
 
+def serve(root: str, out: int) -> int:
+    """The fork server: after `preload`, each job line on stdin becomes a job process forked from this one, with
+    torch, the trainer and MNIST already in memory (a fork takes milliseconds; a fresh process needs seconds to
+    import torch, ~30 s on a loaded 2-core server). It forks twice, so the job is re-parented to the supervisor
+    (a child subreaper, see `engine.jobs.pool`), which reaps it and reads its exit status like any child's; the
+    job's pid goes back on `out` (the original stdout; fd 1 itself goes to the log, so that nothing printed
+    can be taken for a pid) once that has happened. Exits when stdin closes."""
+    while True:
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        r, w = os.pipe()
+        mid = os.fork()
+        if mid == 0:  # the middle process: never returns into this loop (a failed fork answers nothing)
+            try:
+                os.close(r)
+                job = os.fork()
+                if job == 0:
+                    os.close(w)
+                    os.close(out)
+                    _run_forked(root, line)
+                os.write(w, f"{job}\n".encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            pid = f.read().strip()
+        os.waitpid(mid, 0)  # the middle process is gone: the job now belongs to the supervisor
+        os.write(out, f"{pid}\n".encode())
+
+
+def _run_forked(root: str, line: str) -> None:
+    """The job process made by `serve`: its own database connection (SQLite must not cross a fork), stdin off
+    the server's pipe, then the job, then exit without returning."""
+    code = 1
+    try:
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        msg = json.loads(line)
+        code = JobRun(JobDB(root), msg["job"], msg["attempt"]).run(msg.get("slot", 0), msg.get("gpus", 0),
+                                                                     msg.get("threads"))
+    except BaseException:  # noqa: BLE001 - whatever happens, never return into the server's loop
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m engine.jobs.child CHECKPOINT_ROOT", file=sys.stderr)
+    forking = argv[1:] == ["--serve"]
+    if len(argv) != 1 and not forking:
+        print("usage: python -m engine.jobs.child CHECKPOINT_ROOT [--serve]", file=sys.stderr)
         return 2
     db = JobDB(argv[0])
+    out = os.dup(1) if forking else -1
+    if forking:
+        os.dup2(2, 1)
     try:
         os.nice(job_nice())
     except (OSError, ValueError):  # not permitted here, or a bad setting (the backend reports it): run as is
         traceback.print_exc()
     try:
-        preload()
+        preload(1 if forking else None)
     except Exception:  # noqa: BLE001 - a job will report the real error
         traceback.print_exc()
     db.set_ready(os.getpid())
+    if forking:
+        return serve(argv[0], out)
     line = sys.stdin.readline()
     if not line.strip():
         return 0

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -32,10 +33,13 @@ from .jobdb import JobDB, dead_worker_ending, forced_cancel_message
 from .procs import (
     CANCEL_GRACE_S,
     STOP_SIGNALS,
+    Forked,
     alive,
+    become_subreaper,
     boot_id,
     default_max_jobs,
     describe_exit,
+    fork_server,
     gpu_count,
     job_threads,
     start_time,
@@ -48,6 +52,7 @@ POLL_S = 0.02  # pool loop period: wake-up latency for a submit
 PASS_S = 1.0  # the pool re-reads the job table at least this often even without a wake-up
 SPARE_DELAY_S = 2.0  # after starting a job, wait this long before warming the next process (CPU contention)
 IDLE_S = 300.0  # the pool (and its warm processes) exits after this long without jobs or prewarm() calls
+FORK_TIMEOUT_S = 10.0  # the fork server answers a job line with the job's pid within this (a fork takes ms)
 
 
 def command(module: str, root: str | Path) -> list[str]:
@@ -58,7 +63,7 @@ def command(module: str, root: str | Path) -> list[str]:
 class Child:
     """A job process this pool started."""
 
-    def __init__(self, proc: subprocess.Popen, job_id: str, attempt: int, slot: int):
+    def __init__(self, proc: subprocess.Popen | Forked, job_id: str, attempt: int, slot: int):
         self.proc, self.job_id, self.attempt, self.slot = proc, job_id, attempt, slot
         self.cancel_at: float | None = None
         self.killed = False
@@ -71,6 +76,8 @@ class Pool:
         self.db = JobDB(root)
         self.children: dict[str, Child] = {}
         self.spares: list[subprocess.Popen] = []  # warm processes, oldest first
+        self.server: subprocess.Popen | None = None  # the fork server, when jobs are forked (see keep_server)
+        self.forking = False
         self.spare_failures = 0
         self.stopping = False
         self.last_busy = time.monotonic()
@@ -92,7 +99,8 @@ class Pool:
         for s in STOP_SIGNALS:
             signal.signal(s, self._on_signal)
         self.db.set_pool({"pid": os.getpid(), "start": start_time(os.getpid()), "ident": self.ident})
-        self.say("started")
+        self.forking = fork_server() and become_subreaper()
+        self.say("started" + (" (jobs are forked from a preloaded server)" if self.forking else ""))
         try:
             while not self.stopping:
                 try:
@@ -184,14 +192,19 @@ class Pool:
         self.say("stopped")
 
     # -- processes
-    def spawn(self) -> subprocess.Popen:
+    def spawn(self, serve: bool = False) -> subprocess.Popen:
         # OpenMP threads that spin while waiting make torch 10-30x slower whenever the cores are shared
         # (another job, the app, other programs): let them sleep instead, unless the user chose otherwise.
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-        return subprocess.Popen(command("child", self.db.root), cwd=str(PROJECT), env=env,
-                                stdin=subprocess.PIPE, stdout=self.log, stderr=self.log, close_fds=True)
+        return subprocess.Popen(command("child", self.db.root) + (["--serve"] if serve else []), cwd=str(PROJECT),
+                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE if serve else self.log,
+                                stderr=self.log, close_fds=True)
 
     def _stop_spares(self) -> None:
+        if self.server is not None:  # its jobs are separate processes (re-parented here): they go on
+            self.server.kill()
+            self.server.communicate()  # reaps it and closes its pipes
+            self.server = None
         for proc in self.spares:  # they hold no job: no need to be gentle
             proc.kill()
             proc.wait()
@@ -205,7 +218,11 @@ class Pool:
 
     def keep_spares(self) -> None:
         """Keep the warm processes ready: started one at a time (the next once the last has loaded), and a
-        little after the last job start, so that neither slows a job's start."""
+        little after the last job start, so that neither slows a job's start. When jobs are forked, the one warm
+        process is the fork server."""
+        if self.forking and warm_count(self.settings.get("warm"), self.limit()) > 0:
+            self.keep_server()
+            return
         for proc in [p for p in self.spares if p.poll() is not None]:
             self.say(f"warm process {proc.pid} exited with {proc.returncode}")
             self.spares.remove(proc)
@@ -218,11 +235,45 @@ class Pool:
         self.spares.append(self.spawn())
         self.db.set_spares([p.pid for p in self.spares])
 
+    def keep_server(self) -> None:
+        """Keep one fork server running (restarted if it died, up to three times)."""
+        if self.server is not None and self.server.poll() is not None:
+            self.say(f"fork server {self.server.pid} exited with {self.server.returncode}")
+            self.server, self.spare_failures = None, self.spare_failures + 1
+        if self.server is None and not self.stopping and self.spare_failures < 3:
+            self.server = self.spawn(serve=True)
+            self.db.set_spares([self.server.pid])
+
+    def fork(self, line: bytes) -> Forked | None:
+        """A job process forked from the fork server for this job line, or None if the server is not ready or
+        does not answer (it is then replaced)."""
+        srv = self.server
+        if srv is None or srv.poll() is not None or srv.pid not in self.db.ready_pids():
+            return None
+        try:
+            srv.stdin.write(line)
+            srv.stdin.flush()
+            ready, _, _ = select.select([srv.stdout], [], [], FORK_TIMEOUT_S)
+            pid = int(srv.stdout.readline()) if ready else 0
+        except (OSError, ValueError):
+            pid = 0
+        if pid > 0:
+            return Forked(pid)
+        self.say(f"fork server {srv.pid} did not answer: replaced")
+        srv.kill()
+        srv.communicate()
+        self.server, self.spare_failures = None, self.spare_failures + 1
+        return None
+
     def launch(self, job_id: str, attempt: int, slot: int) -> None:
-        """Hand the job to the oldest warm process (or a fresh one if there is none)."""
+        """Hand the job to the fork server, else the oldest warm process (or a fresh one if there is none)."""
         msg = {"job": job_id, "attempt": attempt, "slot": slot, "gpus": gpu_count(),
                "threads": job_threads(self.limit())}
         line = (json.dumps(msg) + "\n").encode()
+        forked = self.fork(line) if self.forking else None
+        if forked is not None:
+            self._started(job_id, attempt, slot, forked, warm=True)
+            return
         warm = bool(self.spares)
         for _ in range(2):
             proc = self.spares.pop(0) if self.spares else self.spawn()
@@ -235,6 +286,10 @@ class Pool:
                 proc.wait()
                 warm = False
         self.db.set_spares([p.pid for p in self.spares])
+        self._started(job_id, attempt, slot, proc, warm)
+
+    def _started(self, job_id: str, attempt: int, slot: int, proc: subprocess.Popen | Forked, warm: bool) -> None:
+        """Track the job's process and record its pid in the job table."""
         self.children[job_id] = Child(proc, job_id, attempt, slot)
         self.last_assign = time.monotonic()
         with self.db.transact():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
 from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # a job stopped by one of these is `interrupted`
@@ -135,3 +137,56 @@ def describe_exit(code: int | None, log: Path) -> str:
     if sig == signal.SIGKILL:
         return f"the worker was killed (signal {sig}, {name}: out of memory, or kill -9)"
     return f"the worker was killed (signal {sig}, {name})"
+
+
+def fork_server() -> bool:
+    """Start jobs by forking a preloaded server ($AE_LAB_FORK_SERVER=1/0; default: on Linux without GPUs, where a
+    fork is safe: CUDA must never be initialised before one, and other systems lack a child subreaper)."""
+    v = os.environ.get("AE_LAB_FORK_SERVER", "").strip().lower()
+    if v in ("0", "false", "no", "off"):
+        return False
+    if v in ("1", "true", "yes", "on"):
+        return sys.platform.startswith("linux")
+    return sys.platform.startswith("linux") and gpu_count() == 0
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper of its descendants (Linux prctl PR_SET_CHILD_SUBREAPER): a process
+    whose parent exits is re-parented here, so this process can wait for it and read its exit status."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Forked:
+    """A job process made by the fork server, re-parented to this supervisor: the part of subprocess.Popen the
+    supervisor uses (poll, kill, send_signal, wait, pid, returncode)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # not ours after all (should not happen): gone, status unknown
+                self.returncode = 255
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self) -> int:
+        while self.poll() is None:
+            time.sleep(0.02)
+        return self.returncode
