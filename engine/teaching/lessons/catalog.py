@@ -86,8 +86,9 @@ LESSONS: dict[str, Lesson] = {
         regularizer_specs, regularizer_evidence, params={"level": 0.5}, comparisons=regularizers.COMPARISONS,
         labels=regularizers.LABELS,
         note="Each regularized model next to the same model with its penalty switched off: 5 epochs for the "
-             "denoising pair, 2 for the others (their effects are plain by then). The lecture's sparsity is one KL "
-             "per image, Ng's a sum of one KL per unit, so the lecture's form is weighted by the 1,024 units."),
+             "denoising pair, 2 for the contractive pair, 1 for the sparse ones (their effects are plain by then). "
+             "The lecture's sparsity is one KL per image, Ng's a sum of one KL per unit, so the lecture's form is "
+             "weighted by the 1,024 units."),
     "complete": Lesson(
         "complete", "7 · Under- vs over-complete",
         "An over-complete autoencoder without regularization copies its input: it rebuilds digits almost perfectly "
@@ -97,7 +98,7 @@ LESSONS: dict[str, Lesson] = {
         "regularizers. (Pure noise is not copied: it points in directions that digits never vary in, which the model "
         "was never trained to pass through.)",
         complete_specs, complete_evidence,
-        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 3 epochs.",
+        note="One-layer AEs (784 → k → 784) with k = 16 and k = 1024, no penalty, 4 epochs.",
         comparisons=capacity.COMPARISONS, labels=capacity.LABELS),
     "curse": Lesson(
         "curse", "8 · The curse of dimensionality",
