@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/class_browsers.py                      # cold start, 1 session, 8 concurrent sessions
     .venv/bin/python scripts/class_browsers.py --sessions 2 --skip-cold --out /tmp/smoke.json   # quick smoke check
+    .venv/bin/python scripts/class_browsers.py --cdp http://laptop:9222 --host server.lan     # browsers elsewhere
 
 Phases, in one run (a fresh temporary checkpoint and data folder; the user's runs are never touched):
 1. cold start: a hello-world Streamlit app, then this app, each started cold (median of --cold-reps);
@@ -39,6 +40,12 @@ from class_browsers_student import Student, open_session, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+LOOPBACK = ("127.0.0.1", "localhost")
+# A Chromium on another machine for --cdp. Without the three --disable-* flags, pages of contexts that are not in
+# front count as background tabs: their timers are throttled to once a second and every figure doubles.
+REMOTE_CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-timer-throttling",
+                   "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+                   "--remote-debugging-port=9222", "--remote-debugging-address=0.0.0.0"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 
@@ -59,9 +66,10 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{SERVE_HOST}:{self.port}"
 
 
+SERVE_HOST = "127.0.0.1"  # where the browsers reach the servers (--host; another address makes them listen on all)
 SERVERS: list[Server] = []  # every server started, stopped at the end whatever happens
 CHECKPOINT_ROOTS: list[Path] = []  # their checkpoint folders: their training workers are stopped at the end
 
@@ -69,7 +77,8 @@ CHECKPOINT_ROOTS: list[Path] = []  # their checkpoint folders: their training wo
 def start_server(script: Path, cwd: Path, env: dict, log: Path) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+           "--server.port", str(port), "--server.address", "127.0.0.1" if SERVE_HOST in LOOPBACK else "0.0.0.0",
+           "--server.fileWatcherType", "none",
            "--browser.gatherUsageStats", "false"]
     with open(log, "w") as f:
         t0 = time.monotonic()
@@ -328,7 +337,10 @@ async def run(args, tmp: Path, results: dict) -> None:
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # as Ctrl-C
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium(args.nice_browsers, tmp), args=CHROMIUM_ARGS)
+        if args.cdp:  # a Chromium elsewhere, started with --remote-debugging-port: the sessions run there
+            browser = await p.chromium.connect_over_cdp(args.cdp)
+        else:
+            browser = await p.chromium.launch(executable_path=chromium(args.nice_browsers, tmp), args=CHROMIUM_ARGS)
         try:
             if not args.skip_cold:
                 print("cold start ...", flush=True)
@@ -354,6 +366,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-jobs", type=int, metavar="N",
                     help="the app's AE_LAB_MAX_JOBS: jobs trained at once (default: the app's default, 1 on a CPU; a "
                          "classroom server sets about the class's concurrent launches, see docs/cluster.md)")
+    ap.add_argument("--cdp", metavar="URL",
+                    help="run the sessions in a Chromium elsewhere (URL: http://HOST:9222), so that the browsers do "
+                         "not share the server's cores, as in a class; start it there with " + " ".join(REMOTE_CHROMIUM)
+                         + " and pass --host with this machine's address as that machine sees it")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="the address the browsers use to reach this machine's servers (default 127.0.0.1; any "
+                         "other makes the servers listen on all interfaces)")
     ap.add_argument("--total-timeout", type=float, default=1800, help="seconds the whole benchmark may take")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.cold_reps < 1:
@@ -381,8 +400,10 @@ def run_all(args: argparse.Namespace, results: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SERVE_HOST
     args = parse(argv)
-    if not Path(CHROMIUM).exists():
+    SERVE_HOST = args.host
+    if not args.cdp and not Path(CHROMIUM).exists():
         print(f"needs Debian's Chromium at {CHROMIUM}", file=sys.stderr)
         return 2
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "loadavg_before": loadavg(),
