@@ -30,12 +30,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from class_browsers_figures import figures, print_table  # scripts/ is sys.path[0]
+from class_browsers_sampler import Sampler
 from class_browsers_student import Student, open_session, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,91 +134,6 @@ def app_env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("AE_LAB_CLASSROOM", "AE_LAB_RAY_ADDRESS")}
     return {**env, "AE_LAB_BACKEND": "embedded", "AE_LAB_CHECKPOINTS": str(tmp / "checkpoints"),
             "AE_LAB_DATA": str(tmp / "data"), "PYTHONUNBUFFERED": "1"}
-
-
-# ---- memory and CPU ----------------------------------------------------------------------------------
-def rss(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def pss(pid: int) -> int:
-    """Proportional set size: pages shared by several processes (forked job processes share the fork server's
-    torch and MNIST) are counted in shares, so a sum over processes is the memory they really take. RSS if the
-    kernel has no smaps_rollup."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss(pid)
-
-
-def proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, CPU ticks used so far: utime + stime) of every process, from /proc/*/stat."""
-    out = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
-                out[int(d.name)] = (int(f[1]), int(f[11]) + int(f[12]))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def tree(pid: int, table: dict[int, tuple[int, int]]) -> list[int]:
-    """`pid` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for p, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(p)
-    out, todo = [pid], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
-
-
-class Sampler(threading.Thread):
-    """Every `every_s`: peak RSS of the server process alone, and peak PSS summed over it and its descendants
-    (supervisor, fork server, training workers), and
-    the CPU time of that tree and of this benchmark's own tree (the Playwright driver and Chromium), which shares
-    the machine's cores with the server. reset() returns the figures since the last reset and starts afresh."""
-
-    def __init__(self, pid: int, every_s: float = 0.2):
-        super().__init__(daemon=True)
-        self.pid, self.every_s, self.stopped = pid, every_s, threading.Event()
-        self.peak_server = self.peak_tree = self.peak_procs = 0
-        self.cpu: dict[str, dict[int, int]] = {"server": {}, "browser": {}}  # pid -> ticks, latest sample
-        self.base: dict[int, int] = {}  # pid -> ticks at the last reset
-        self.t0 = time.monotonic()
-
-    def reset(self) -> dict:
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = {k: sum(t - self.base.get(p, 0) for p, t in d.items()) / ticks for k, d in self.cpu.items()}
-        out = {"server_peak_mb": self.peak_server / 2**20, "tree_peak_mb": self.peak_tree / 2**20,
-               "tree_peak_processes": self.peak_procs, "wall_s": time.monotonic() - self.t0,
-               "cpu_s_server_and_workers": cpu["server"], "cpu_s_browsers": cpu["browser"]}
-        self.peak_server = self.peak_tree = self.peak_procs = 0
-        self.base = {p: t for d in self.cpu.values() for p, t in d.items()}
-        self.cpu, self.t0 = {"server": {}, "browser": {}}, time.monotonic()
-        return out
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            table = proc_table()
-            server = tree(self.pid, table)
-            self.peak_server = max(self.peak_server, rss(self.pid))
-            self.peak_tree = max(self.peak_tree, sum(pss(p) for p in server))
-            self.peak_procs = max(self.peak_procs, len(server))
-            for p in server:
-                self.cpu["server"][p] = table[p][1]
-            for p in set(tree(os.getpid(), table)) - set(server):
-                self.cpu["browser"][p] = table[p][1]
 
 
 # ---- phases ------------------------------------------------------------------------------------------
