@@ -310,7 +310,12 @@ def test_train_page_draws_the_networks_hourglass_with_its_code_size():
     assert next(r for r in cnn if r["part"] == "code")["layer"] == "code: MaxPool2d 8×2×2"
     vae = layer_widths(preset("seed-vae"))
     assert [r["numbers"] for r in vae] == [784, 400, 20, 400, 784], "μ is the code; the σ layer beside it is not a row"
-    TopLevelSpec.validate(shape_chart(mlp))
+    spec = shape_chart(mlp)
+    TopLevelSpec.validate(spec)
+    steps = [r["step"] for r in spec["data"]["values"]]
+    assert len(set(steps)) == len(mlp), "one bar per layer: encoder and decoder layers of the same name stay apart"
+    assert spec["encoding"]["y"]["scale"]["type"] == "log" and spec["encoding"]["y2"] == {"datum": 1}, \
+        "log-scale bars need a base above 0, or Vega draws none"
 
     at = app("app_pages/train.py").run()
     no_exceptions(at)

@@ -233,17 +233,19 @@ def marked_histogram(values: Sequence[float], marker: float, title: str, marker_
 SHAPE_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "code": "#d62728", "decoder": "#ff7f0e", "output": "#7f7f7f"}
 
 
-def shape_chart(rows: Sequence[dict], height: int = 160) -> dict:
+def shape_chart(rows: Sequence[dict], height: int = 200) -> dict:
     """The network's hourglass: numbers per image after each layer (`engine.teaching.shapes.layer_widths`), on a
-    log scale so a 3-number code and 784 pixels fit one chart; the code in red. A plain Vega-Lite spec."""
-    data = [{**r, "order": i} for i, r in enumerate(rows)]
+    log scale so a 3-number code and 784 pixels fit one chart; the code in red. A plain Vega-Lite spec. Bars are
+    numbered (an encoder and a decoder layer often have the same name) and start at 1 (a log scale has no 0)."""
+    data = [{**r, "step": f"{i}. {r['layer']}"} for i, r in enumerate(rows)]
     return {
         "data": {"values": data}, "height": height, "mark": {"type": "bar"},
         "encoding": {
-            "x": {"field": "layer", "type": "nominal", "sort": {"field": "order"}, "title": None,
-                  "axis": {"labelAngle": -30, "labelLimit": 140}},
+            "x": {"field": "step", "type": "nominal", "sort": None, "title": None,
+                  "axis": {"labelAngle": -30, "labelLimit": 160}},
             "y": {"field": "numbers", "type": "quantitative", "scale": {"type": "log"},
                   "title": "numbers per image"},
+            "y2": {"datum": 1},
             "color": {"field": "part", "type": "nominal", "title": None,
                       "scale": {"domain": list(SHAPE_COLORS), "range": list(SHAPE_COLORS.values())}},
             "tooltip": [{"field": "layer", "type": "nominal"}, {"field": "numbers", "type": "quantitative",
