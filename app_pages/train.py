@@ -194,7 +194,7 @@ else:
     s = store()
     cached = s.is_complete(cfg.run_id())
     cont = None if cached else s.continuation(cfg)
-    line = (f"**{cfg.short()}** · {params:,} parameters · {cfg.dataset}"
+    line = (f"**{cfg.short()}** · {cfg.dataset}"
             f"{f' (first {cfg.train_limit:,} images)' if cfg.train_limit else ''} · run id `{cfg.run_id()}`")
     st.markdown(line)
     widths = network_shape(cfg)

@@ -35,6 +35,11 @@ def show_grid(images, caption: str | None = None, nrow: int = 8, scale: int = 3)
     st.image(grid(images, nrow=nrow, scale=scale), caption=caption)
 
 
+def show_row(images, caption: str | None = None, scale: int = 3) -> None:
+    """Draw images (N, C, H, W) side by side in one row."""
+    show_grid(images, caption, nrow=max(1, len(images)), scale=scale)
+
+
 def spin_images(spins) -> np.ndarray:
     """Spin configurations (N, L, L) of ±1 as images (N, 1, L, L) in [0, 1]: black −1, white +1."""
     return (np.asarray(spins, dtype=np.float32)[:, None] + 1) / 2

@@ -9,13 +9,9 @@ import streamlit as st
 from engine.teaching import formulas as fm
 from engine.teaching.lessons import LESSONS, denoising_evidence
 
-from .images import show_grid
+from .images import show_row
 from .lesson_charts import histogram
 from .lesson_view import lesson_runs
-
-
-def _row(images, caption: str) -> None:
-    show_grid(images, caption, nrow=max(1, len(images)), scale=3)
 
 
 def _loss_of(role: str, size: str) -> str:
@@ -41,10 +37,10 @@ def show_denoising(size: str) -> None:
     _formula(fm.ae_denoising(), "denoising", size, "T corrupts the input; the target is still the clean x.")
     level = st.slider("Noise level (Gaussian std on pixels in [0, 1])", 0.0, 1.0, 0.5, 0.05, key="lesson_noise")
     d = denoising_evidence(lesson_runs("regularizers", size), level)
-    _row(d["orig"], "clean held-out digits")
-    _row(d["noisy"], f"noisy input · error {d['err_noisy']:.1f}")
-    _row(d["plain"], f"plain AE's output · error {d['err_plain']:.1f}")
-    _row(d["denoising"], f"denoising AE's output · error {d['err_denoising']:.1f}")
+    show_row(d["orig"], "clean held-out digits")
+    show_row(d["noisy"], f"noisy input · error {d['err_noisy']:.1f}")
+    show_row(d["plain"], f"plain AE's output · error {d['err_plain']:.1f}")
+    show_row(d["denoising"], f"denoising AE's output · error {d['err_denoising']:.1f}")
     st.caption("Error = squared difference from the *clean* digit, summed over pixels, averaged over 1,000 digits.")
 
 

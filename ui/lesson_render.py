@@ -8,18 +8,14 @@ import streamlit as st
 
 from engine.teaching import formulas as fm
 from engine.teaching.lessons import LESSONS
+from engine.teaching.lessons.architecture import ARMS
 
-from .images import show_grid
+from .images import show_grid, show_row
 from .lesson_charts import bars, error_lines, lines, numeric_order, scatter
 from .lesson_regularizers import show_regularizers
 from .lesson_view import hedge, latent_explorer, pm, spread_chart
 
-ARMS = ("mlp", "mlp32", "cnn")
 SHORT = {"mlp": "MLP · 3 numbers", "mlp32": "MLP · 32 numbers", "cnn": "CNN · 32 numbers"}  # chart labels
-
-
-def u8_row(images, caption: str, nrow: int | None = None, scale: int = 3) -> None:
-    show_grid(images, caption, nrow=nrow or max(1, len(images)), scale=scale)
 
 
 def latent_plot(ev: dict, title: str):
@@ -31,9 +27,9 @@ def latent_plot(ev: dict, title: str):
 # ---- 1 · MLP vs CNN ------------------------------------------------------------------------------------------
 def show_mlp_cnn(ev: dict, size: str) -> None:
     lab = LESSONS["mlp-cnn"].labels
-    u8_row(ev["orig"], "held-out digits")
+    show_row(ev["orig"], "held-out digits")
     for arm in ARMS:
-        u8_row(ev[arm]["recon"], f"{lab[arm]}: per-image squared error " +
+        show_row(ev[arm]["recon"], f"{lab[arm]}: per-image squared error " +
                " · ".join(f"{e:.1f}" for e in ev[arm]["errors"]))
     st.markdown("##### The lecture's pair, as the lecture drew it")
     c = st.columns(2)
@@ -156,15 +152,15 @@ def show_beta(ev: dict, size: str) -> None:
                              y_title="KL (nats)", sort=order), width="stretch")
     st.caption(f"A dimension counts as active when its KL exceeds {ev['active_threshold']:g} nats. One seed per β "
                "(this lesson is not replicated over seeds).")
-    u8_row(ev["orig"], "held-out digits")
+    show_row(ev["orig"], "held-out digits")
     for r in rows:
         beta = r["beta"]
         c1, c2 = st.columns(2)
         with c1:
-            u8_row(ev["recons"][beta], f"β = {beta:g}: reconstructions")
+            show_row(ev["recons"][beta], f"β = {beta:g}: reconstructions")
         with c2:
             if len(ev["samples"][beta]):
-                u8_row(ev["samples"][beta][:8], f"β = {beta:g}: samples from N(0, I)")
+                show_row(ev["samples"][beta][:8], f"β = {beta:g}: samples from N(0, I)")
 
 
 def show_epochs(ev: dict, size: str) -> None:
@@ -200,12 +196,12 @@ def show_epochs(ev: dict, size: str) -> None:
 # ---- 7, 8 · capacity and the curse ---------------------------------------------------------------------------
 def show_complete(ev: dict, size: str) -> None:
     st.latex(fm.ae_vanilla())
-    u8_row(ev["orig"], "held-out digits")
+    show_row(ev["orig"], "held-out digits")
     for k in ("under", "over"):
-        u8_row(ev[k]["digits"], f"{k}-complete (k = {ev[k]['latent_dim']}): reconstructions")
-    u8_row(ev["odd"], "inputs that are not digits (shapes, noise)")
+        show_row(ev[k]["digits"], f"{k}-complete (k = {ev[k]['latent_dim']}): reconstructions")
+    show_row(ev["odd"], "inputs that are not digits (shapes, noise)")
     for k in ("under", "over"):
-        u8_row(ev[k]["odd"], f"{k}-complete (k = {ev[k]['latent_dim']}): what it makes of them")
+        show_row(ev[k]["odd"], f"{k}-complete (k = {ev[k]['latent_dim']}): what it makes of them")
     rows = [{"model": f"{k}-complete (k={ev[k]['latent_dim']})", "input": inp, "relative error": ev[k][f"rel_{key}"]}
             for k in ("under", "over") for inp, key in (("held-out digits", "digits"), ("shapes", "shapes"),
                                                         ("noise", "noise"))]

@@ -24,6 +24,7 @@ def machine_line() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"({os.cpu_count()} CPU cores, load average {load:.1f})"
 
+
 def first_point(backend, cfg, timeout: float = 120.0) -> tuple[str, float]:
     """(job id, seconds from submit to the first step point visible through metrics())."""
     t0 = time.perf_counter()

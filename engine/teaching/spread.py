@@ -111,4 +111,3 @@ def summarize(per_seed: list[list[Claim]]) -> list[dict]:
 def audit(size: Size, store: Store, seeds: tuple[int, ...] = SEEDS) -> dict[str, list[dict]]:
     """lesson -> its claims' rows (see `summarize`); every run in `spread_runs` must be in `store`."""
     return {key: summarize([claims_at(key, size, s, store) for s in seeds]) for key in CLAIMS}
-
