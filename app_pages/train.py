@@ -184,9 +184,12 @@ save_form()
 cfg, problems, notes, params = build()
 for note in notes:
     st.info(note)
-if cfg is not None:
-    with st.expander("The model in code: the lecture's listing beside `print(model)`", icon=":material/code:"):
-        lecture_vs_engine(cfg)
+if cfg is not None:  # drawn only while open: three highlighted listings cost the browser ~0.2 s on every rerun
+    code = st.expander("The model in code: the lecture's listing beside `print(model)`", icon=":material/code:",
+                       key="tr_code_open", on_change="rerun")
+    if code.open:
+        with code:
+            lecture_vs_engine(cfg)
 st.divider()
 if problems:
     st.error("**Can't launch yet — fix these settings:**\n\n" + "\n".join(f"- {p}" for p in problems))

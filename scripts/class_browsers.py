@@ -11,6 +11,9 @@ Phases, in one run (a fresh temporary checkpoint and data folder; the user's run
    Home → Train → Quick demo settings → Launch → Live run (until the job ends) → Latent space → Lessons.
 3. --sessions concurrent sessions (one browser context each) walk the same path together; even sessions
    launch the same config (seed 0: one shared run), odd ones their own seed (100 + i).
+4. the floor: a hello-world Streamlit app opened by 1 session, then by --sessions fresh sessions at once. Its
+   ratio is what these browsers alone cost any Streamlit app on this machine (each loads the 2 MB frontend);
+   this app's Home under the same load is compared with it.
 --nice-browsers N runs Chromium N steps nicer than the server: in a real class each browser runs on its student's
 own machine, while here eight Chromium sessions share the server's cores (and used twice its CPU); niced, they
 take only what the server leaves. The figures then approach a class's; without it they are a worst case.
@@ -160,12 +163,18 @@ async def cold_start(browser, script: Path, cwd: Path, env: dict, tmp: Path, tit
             stop_server(server)
 
 
+def hello_app(tmp: Path) -> Path:
+    """The hello-world app's script (written once into `tmp`)."""
+    script = tmp / "hello" / "hello.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(HELLO_APP)
+    return script
+
+
 async def phase_cold(browser, args, tmp: Path) -> dict:
     """Hello-world and this app, each started cold, alternately; at least 2 repetitions, at most --cold-reps
     (fewer when the phase has used up --cold-budget seconds)."""
-    hello_dir = tmp / "hello"
-    hello_dir.mkdir()
-    (hello_dir / "hello.py").write_text(HELLO_APP)
+    hello_dir = hello_app(tmp).parent
     env = app_env(tmp / "cold")
     CHECKPOINT_ROOTS.append(tmp / "cold" / "checkpoints")
     out: dict = {"hello_s": [], "app_s": []}
@@ -195,6 +204,39 @@ async def walk_all(browser, url: str, students: list[Student], args) -> None:
     finally:
         for ctx, _ in opened:
             await ctx.close()
+
+
+async def phase_floor(browser, args, tmp: Path) -> dict:
+    """The browsers' own share: a warm hello-world server opened by 1 session (median of 3), then by --sessions
+    fresh sessions at once. Every session loads Streamlit's frontend as on this app's Home, so the ratio of the
+    two is what the browsers on this machine impose on any Streamlit app, whatever its server does."""
+    script = hello_app(tmp)
+    server = start_server(script, script.parent, {**os.environ}, tmp / "hello-floor.log")
+    out: dict = {}
+    try:
+        await wait_port(server, args.step_timeout)
+
+        async def first_render(n: int) -> list[float]:
+            opened = [await open_session(browser, server.url, Student(f"h{i}", 0), args.step_timeout,
+                                         args.step_timeout) for i in range(n)]
+            try:
+                t0 = time.monotonic()
+
+                async def one(walk) -> float:
+                    await walk.page.goto(server.url, wait_until="commit", timeout=walk.step_ms)
+                    return await walk.rendered("hello", t0)
+
+                return list(await asyncio.gather(*(one(w) for _, w in opened)))
+            finally:
+                for ctx, _ in opened:
+                    await ctx.close()
+
+        await first_render(1)  # the server's first session imports what a page needs: not counted
+        out["single_s"] = [(await first_render(1))[0] for _ in range(3)]
+        out["sessions_s"] = await first_render(args.sessions)
+    finally:
+        stop_server(server)
+    return out
 
 
 def loadavg() -> str:
@@ -261,6 +303,9 @@ async def run(args, tmp: Path, results: dict) -> None:
                 print("cold start ...", flush=True)
                 results["cold"] = await phase_cold(browser, args, tmp)
             await phase_sessions(browser, args, tmp, results)
+            if not args.skip_floor:
+                print(f"hello-world, 1 and {args.sessions} sessions ...", flush=True)
+                results["floor"] = await phase_floor(browser, args, tmp)
         finally:
             await browser.close()
 
@@ -270,6 +315,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
     ap.add_argument("--out", help="write the raw results as JSON here")
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold-start comparison with hello-world")
+    ap.add_argument("--skip-floor", action="store_true",
+                    help="skip the hello-world app opened by 1 and by --sessions sessions (the browsers' own share)")
     ap.add_argument("--cold-reps", type=int, default=3, help="cold starts of each app (median; at least 2)")
     ap.add_argument("--cold-budget", type=float, default=120, help="no 3rd cold start after this many seconds")
     ap.add_argument("--step-timeout", type=float, default=120, help="seconds any one step may take")

@@ -65,6 +65,15 @@ def figures(results: dict) -> list[tuple[str, str, str, str, str, str]]:
     row(f"{n} sessions", f"Launch → first live point p50 / p95 ({len(launches)}/{live} seen, {n - live} cached)",
         f"{summ['launch_p50_s']:.2f} / {lp95:.2f} s", "≤ 5 s", lp95 / 5 if launches and len(launches) == live else None,
         1)
+    floor = results.get("floor")
+    if floor:
+        h1, hp95 = statistics.median(floor["single_s"]), pct(floor["sessions_s"], 95)
+        home95 = by_page["Home"]
+        summ.update(floor_single_median_s=h1, floor_p95_s=hp95, floor_ratio=hp95 / h1, home_over_floor=home95 / hp95)
+        row(f"{n} sessions", "hello-world first render: 1-session median / p95 with all at once",
+            f"{h1:.2f} / {hp95:.2f} s = {hp95 / h1:.1f}× (the browsers alone)")
+        row(f"{n} sessions", "this app's Home p95 ÷ hello-world p95, same load", f"{home95:.2f} s ÷ {hp95:.2f} s", "",
+            home95 / hp95)
     errors = [e for st in [one, *many] for e in st.get("errors", [])]
     summ["errors"] = errors
     n_err = len(errors) + results.get("server_tracebacks", 0)

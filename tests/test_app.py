@@ -286,6 +286,9 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
 def test_train_page_shows_the_lecture_listing_beside_print_model():
     at = app("app_pages/train.py").run()
     no_exceptions(at)
+    assert not at.code, "the listings are drawn only once their expander is opened"
+    at.session_state["tr_code_open"] = True  # as a click on the expander (on_change="rerun")
+    at.run()
     code = " ".join(c.value for c in at.code)
     assert "self.fc21 = nn.Linear(400, 20)" in code, "the lecture's VAE listing (seed-vae is the default)"
     assert "(fc_mu): Linear(in_features=400, out_features=20" in code, "the engine's print(model)"

@@ -5,6 +5,7 @@ stack trace; the local mode listens on this machine only; the secrets file is ne
 from __future__ import annotations
 
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -155,3 +156,11 @@ def test_local_mode_listens_on_this_machine_only_and_secrets_are_ignored_by_git(
     assert "--server.address 0.0.0.0" in (ROOT / "docs" / "cluster.md").read_text()
     r = subprocess.run(["git", "check-ignore", "-q", ".streamlit/secrets.toml"], cwd=ROOT)
     assert r.returncode == 0, ".streamlit/secrets.toml must be git-ignored"
+
+
+def test_the_server_does_not_collect_garbage_after_every_script_run():
+    """Streamlit's default gc.collect() after each script run (fragments included) holds the GIL ~0.1 s with
+    PyTorch loaded, and a class's polling pages then keep the whole server collecting (docs/cluster.md)."""
+    code = "from streamlit import config; print(config.get_option('runner.postScriptGC'))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "False", r.stdout + r.stderr

@@ -18,6 +18,9 @@ import numpy as np
 PICK = "pick"  # selection parameter of the grid: a click anywhere on the map
 PICK_POINT = "pick_point"  # selection parameter of the codes: a click on a digit's point
 LEGEND_PICK = "legend_pick"  # a click on the legend highlights one class
+# Drawn on a canvas: as SVG (Streamlit's choice up to 2,000 points) a clickable map is ~3,600 DOM nodes (the points
+# and the 40×40 grid's cells), and each map cost the browser ~0.6 s of main thread; clicks and tooltips still work.
+CANVAS = {"embedOptions": {"renderer": "canvas"}}
 Domain = tuple[tuple[float, float], tuple[float, float]]
 Spec = dict
 
@@ -154,4 +157,4 @@ def latent_map_chart(xy, labels, axes: Sequence[str], classes: Sequence[str] | N
     scatter, rows = scatter_layer(xy, labels, axes, classes, domain, legend=legend, clickable=clickable,
                                   max_points=max_points)
     layers = [*([grid_layer(domain)] if clickable else []), *below, scatter, *above]
-    return {"layer": layers, "width": height, "height": height, "datasets": {"codes": rows}}
+    return {"layer": layers, "width": height, "height": height, "datasets": {"codes": rows}, "usermeta": CANVAS}
