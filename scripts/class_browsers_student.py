@@ -175,7 +175,7 @@ class Walk:
 
     async def watch(self, t0: float) -> None:
         """Watch Live run until the job has ended (bounded by watch_s), noting when the chart first shows."""
-        deadline = time.monotonic() + self.watch_ms / 1000
+        deadline, text = time.monotonic() + self.watch_ms / 1000, ""
         while time.monotonic() < deadline:
             chart, text = await self.page.evaluate(WATCH_JS)
             if chart and self.st.launch_to_chart_s is None:
@@ -189,7 +189,9 @@ class Walk:
                 await self.check_errors()
                 return
             await asyncio.sleep(0.5)
-        self.st.error("timeout", f"the job did not end within {self.watch_ms / 1000:.0f} s")
+        main = await self.page.evaluate("() => document.querySelector('[data-testid=stMain]')?.innerText || ''")
+        self.st.error("timeout", f"the job did not end within {self.watch_ms / 1000:.0f} s; progress bar: "
+                                 f"{text!r}; page: {' | '.join(main.split(chr(10)))[:300]!r}")
 
     async def walk(self) -> None:
         """The student's path; a failed step (timeout, missing element) is recorded and ends this session's walk."""
