@@ -10,22 +10,19 @@ from engine.data import data_root, load, variant
 from engine.teaching.applications import (
     KS,
     ImageError,
-    anomaly_report,
     anomaly_specs,
     compression_specs,
     compression_table,
     denoise,
-    elbo_scores,
     image_from_bytes,
     interpolate,
-    recon_scores,
     sample,
 )
 from engine.teaching.lessons import default_size, epochs_specs, regularizer_specs
 from ui.background import ensure_runs
 from ui.images import show_grid
 from ui.lesson_charts import anomaly_histogram, lines, roc_chart
-from ui.runs import load_model
+from ui.runs import anomaly_reports, load_model
 
 st.title("Applications")
 st.caption("What autoencoders are used for, on real held-out MNIST digits. Each tool trains its small models once "
@@ -112,11 +109,7 @@ with tab_a:
     digit = st.selectbox("Digit left out of training (the anomaly)", list(range(10)), index=2, key="an_digit")
     specs = anomaly_specs(size, int(digit))
     if ensure_runs(specs, f"app_anomaly_{digit}", f"an AE and a VAE without {digit}s"):
-        (acfg, ae), (vcfg, vae) = load_model(specs["ae"].run_id()), load_model(specs["vae"].run_id())
-        scores = {"AE reconstruction error": recon_scores(ae, acfg, x),
-                  "VAE reconstruction error": recon_scores(vae, vcfg, x),
-                  "VAE −ELBO": elbo_scores(vae, vcfg, x)}
-        reports = {k: anomaly_report(v, y, int(digit), x) for k, v in scores.items()}
+        reports = anomaly_reports(specs["ae"].run_id(), specs["vae"].run_id(), int(digit))
         cols = st.columns(len(reports))
         for c, (k, r) in zip(cols, reports.items(), strict=False):
             c.metric(f"AUC · {k}", f"{r['auc']:.3f}", help="1 = every anomaly scores above every normal digit; "
@@ -125,7 +118,7 @@ with tab_a:
         with a:
             st.altair_chart(roc_chart(reports), width="stretch")
         with b:
-            which = st.selectbox("Score", list(scores), key="an_score")
+            which = st.selectbox("Score", list(reports), key="an_score")
             st.altair_chart(anomaly_histogram(reports[which], "score", f"anomaly ({digit})", "normal",
                                               f"{which}: normal vs anomalous digits"), width="stretch")
         r = reports[which]

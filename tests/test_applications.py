@@ -174,3 +174,13 @@ def test_applications_page_with_trained_runs(anomaly_runs, mstore, monkeypatch):
     aucs = [m for m in at.metric if m.label.startswith("AUC")]
     assert len(aucs) == 3 and float(aucs[0].value) > 0.7
     assert at.get("image")  # the most anomalous digits
+    import engine.teaching.applications
+    import ui.runs
+
+    calls = []
+    for module in (ui.runs, engine.teaching.applications):  # wherever a rerun would take it from
+        monkeypatch.setattr(module, "recon_scores", lambda *a: calls.append(a))
+    at.selectbox(key="an_score").set_value("VAE −ELBO").run()  # a rerun of every tab
+    assert not at.exception, at.exception
+    assert not calls, "the 10,000 digits are scored once per pair of checkpoints, not on every rerun"
+    assert [m.value for m in at.metric if m.label.startswith("AUC")] == [m.value for m in aucs]

@@ -10,6 +10,7 @@ from engine.core.models import Autoencoder
 from engine.core.store import DamagedCheckpoint, Store
 from engine.data import load
 from engine.jobs import JobError
+from engine.teaching.applications import anomaly_report, elbo_scores, recon_scores
 from engine.teaching.export import export_zip
 
 from .auth import try_user_backend, visible_run_ids
@@ -155,3 +156,21 @@ def download_button(run_id: str, key: str) -> None:
     st.download_button("Download model (weights, model.py, config)", data, file_name=f"{run_id}.zip",
                        mime="application/zip", key=key, icon=":material/download:",
                        help="model.py defines the network and load(); use it in a notebook with only torch installed.")
+
+
+@st.cache_data(show_spinner="Scoring the 10,000 held-out digits…", max_entries=16)
+def _anomaly_reports(ae_id: str, vae_id: str, digit: int, mtimes: tuple) -> dict[str, dict]:
+    (acfg, ae), (vcfg, vae) = load_model(ae_id), load_model(vae_id)
+    d = load("mnist")
+    scores = {"AE reconstruction error": recon_scores(ae, acfg, d.test_x),
+              "VAE reconstruction error": recon_scores(vae, vcfg, d.test_x),
+              "VAE −ELBO": elbo_scores(vae, vcfg, d.test_x)}
+    return {k: anomaly_report(v, d.test_y, digit, d.test_x) for k, v in scores.items()}
+
+
+def anomaly_reports(ae_id: str, vae_id: str, digit: int) -> dict[str, dict]:
+    """Score -> anomaly report over the held-out MNIST digits, for an AE and a VAE trained without `digit`.
+    Computed once per pair of checkpoints and shared (every widget of the Applications page reruns all its tabs:
+    the three scorings of 10,000 digits ran on each of them)."""
+    return _anomaly_reports(ae_id, vae_id, digit, (checkpoint_mtime(ae_id), checkpoint_mtime(vae_id)))
+
