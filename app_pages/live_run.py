@@ -150,8 +150,11 @@ def live() -> None:
         return
     status_line(now)
     metrics_row(now.latest or {})
-    charts(hist, now.latest or {}, now.step)
-    pictures(now)
+    if phase(now) == "starting":  # polled 10× a second for a moment: only what the first point fills in
+        st.caption("Starting: the first training step is on its way…")
+    else:
+        charts(hist, now.latest or {}, now.step)
+        pictures(now)
     if phase(now) != phase(info):
         st.rerun()  # one full rerun: the poll period changes, buttons and steering switch to the finished state
 

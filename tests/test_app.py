@@ -212,6 +212,41 @@ def test_a_refused_launch_stays_on_train_and_says_why_once(monkeypatch):
     assert [e.value for e in at.error] == ["Could not start the run: the queue is full: wait for a job to finish"]
 
 
+def test_live_run_waiting_for_the_first_point_draws_only_what_it_fills_in(monkeypatch):
+    """While a started job has no point yet the page polls 10× a second: then it draws the status and the metrics
+    (which the first point fills in), not the charts, formulas and pictures it redraws on every poll after."""
+    import ui.auth
+    from engine.core.presets import preset
+    from engine.jobs import RUNNING, JobInfo
+
+    cfg = preset("seed-vae", dataset="synthetic", epochs=2)
+    info = JobInfo(cfg.run_id(), RUNNING, cfg.model_dump(mode="json"), epochs=2, steps_total=10, started=1.0)
+    hist = {"steps": [], "epochs": [], "events": []}
+
+    class Backend:  # the one job, as the page reads it
+        def jobs(self):
+            return [info]
+
+        def status(self, job_id):
+            return info
+
+        def metrics(self, job_id, since_step=0):
+            return hist
+
+    monkeypatch.setattr(ui.auth, "try_user_backend", lambda: Backend())
+    at = app("app_pages/live_run.py").run()
+    no_exceptions(at)
+    assert any("first training step is on its way" in c.value for c in at.caption)
+    assert not at.latex and not at.get("vega_lite_chart"), "nothing redrawn 10× a second that waits for points"
+    point = {"epoch": 1, "step": 1, "progress": 0.1, "recon": 150.0, "kl": 5.0, "loss": 155.0, "beta": 1.0,
+             "lr": 1e-3, "images_per_s": 900.0}
+    info.step, info.latest, hist["steps"] = 1, point, [point]
+    at.run()
+    no_exceptions(at)
+    assert [m.value for m in at.metric if m.label == "reconstruction / image"] == ["150"]
+    assert at.latex and at.get("vega_lite_chart"), "with a point: the formulas and the loss chart"
+
+
 def test_live_run_steers_cancels_and_resumes_a_running_job():
     import time
 
