@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from class_browsers_figures import figures, print_table  # scripts/ is sys.path[0]
-from class_browsers_sampler import Sampler
+from class_browsers_sampler import Sampler, job_table
 from class_browsers_student import Student, open_session, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,17 +193,34 @@ async def phase_cold(browser, args, tmp: Path) -> dict:
     return out
 
 
-async def walk_all(browser, url: str, students: list[Student], args) -> None:
-    """Every student's context is opened first; then all walk at the same moment."""
+async def walk_all(browser, url: str, students: list[Student], args, root: Path) -> None:
+    """Every student's context is opened first; then all walk at the same moment. Meanwhile the job table is
+    read every 0.1 s, so Launch → first live point splits into the job's part (until its first step is in the
+    table: "job first step" in each timeline) and the page's (until the browser shows it)."""
     opened = [await open_session(browser, url, st, args.step_timeout, args.watch_timeout) for st in students]
+    seen: dict[str, dict[int, float]] = {"job submitted": {}, "job first step": {}}
+
+    async def poll() -> None:
+        while True:
+            for what, times in (await asyncio.to_thread(job_table, root)).items():
+                for seed, t in times.items():
+                    seen[what].setdefault(seed, t)
+            await asyncio.sleep(0.1)
+
+    poller = asyncio.create_task(poll())
     try:
         origin = time.monotonic()
         for _, walk in opened:
             walk.origin = origin
         await asyncio.gather(*(walk.walk() for _, walk in opened))
     finally:
+        poller.cancel()
         for ctx, _ in opened:
             await ctx.close()
+        for st in students:
+            for what, times in seen.items():
+                if st.seed in times and not st.launch_cached:
+                    st.timeline[what] = round(times[st.seed] - origin, 2)
 
 
 async def phase_floor(browser, args, tmp: Path) -> dict:
@@ -257,13 +274,13 @@ async def phase_sessions(browser, args, tmp: Path, results: dict) -> None:
         sampler.reset()
         print("  1 session ...", flush=True)
         one = Student("single", seed=99)  # a seed of its own: the concurrent sessions' configs stay untrained
-        await walk_all(browser, server.url, [one], args)
+        await walk_all(browser, server.url, [one], args, tmp / "app" / "checkpoints")
         results["single"] = {**asdict(one), "memory": sampler.reset()}
         results["loadavg_before_sessions"] = loadavg()
         print(f"  {args.sessions} sessions ... (load {results['loadavg_before_sessions']})", flush=True)
         many = [Student(f"s{i}", seed=0 if i % 2 == 0 else 100 + i) for i in range(args.sessions)]
         t0 = time.monotonic()
-        await walk_all(browser, server.url, many, args)
+        await walk_all(browser, server.url, many, args, tmp / "app" / "checkpoints")
         results["sessions"] = {"n": args.sessions, "wall_s": time.monotonic() - t0,
                                "students": [asdict(st) for st in many], "memory": sampler.reset()}
     finally:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -91,3 +92,22 @@ class Sampler(threading.Thread):
                 self.cpu["server"][p] = table[p][1]
             for p in set(tree(os.getpid(), table)) - set(server):
                 self.cpu["browser"][p] = table[p][1]
+
+
+def job_table(root: Path) -> dict[str, dict[int, float]]:
+    """{"job submitted": {seed: now}, "job first step": {seed: now}} for the jobs of the checkpoint folder `root`
+    that are in the job table, and that show a step there (read-only; the caller keeps the first time it sees
+    each seed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from engine.jobs.jobdb import JobDB
+
+    db, now = JobDB(root), time.monotonic()
+    seen: dict[str, dict[int, float]] = {"job submitted": {}, "job first step": {}}
+    for jid in db.ids():
+        rec = db.job(jid) or {}
+        seed = (rec.get("config") or {}).get("seed")
+        seen["job submitted"][seed] = now
+        if rec.get("step"):
+            seen["job first step"][seed] = now
+    return seen
+
