@@ -14,11 +14,11 @@ from ui.formulas import loss_formulas
 from ui.images import show_grid
 from ui.nav import link
 from ui.pickers import job_picker
-from ui.runs import first_step, snapshot
+from ui.runs import snapshot
 from ui.state import select_run
 
 REFRESH_S = 1.0  # how often the running job is polled (only while it runs)
-FIRST_POINT_S = 0.1  # ... and while it has started but shows no point yet (each poll waits ≤ 2 s on the server)
+FIRST_POINT_S = 0.1  # ... and while it has started but shows no point yet: the first point is a moment away
 
 
 def phase(job: JobInfo) -> str:
@@ -143,7 +143,7 @@ def live() -> None:
     """Everything that changes while the job runs; re-executed alone every REFRESH_S seconds (FIRST_POINT_S while
     the first point is on its way)."""
     try:
-        now = first_step(be, jid, be.status(jid))  # starting: waits (≤ 2 s) on the server for the first point
+        now = be.status(jid)
         hist = be.metrics(jid)
     except JobError as e:
         st.error(f"{e}. Pick another job above.")

@@ -216,7 +216,6 @@ def test_live_run_waiting_for_the_first_point_draws_only_what_it_fills_in(monkey
     """While a started job has no point yet the page polls 10× a second: then it draws the status and the metrics
     (which the first point fills in), not the charts, formulas and pictures it redraws on every poll after."""
     import ui.auth
-    import ui.runs
     from engine.core.presets import preset
     from engine.jobs import RUNNING, JobInfo
 
@@ -235,7 +234,6 @@ def test_live_run_waiting_for_the_first_point_draws_only_what_it_fills_in(monkey
             return hist
 
     monkeypatch.setattr(ui.auth, "try_user_backend", lambda: Backend())
-    monkeypatch.setattr(ui.runs, "FIRST_STEP_WAIT_S", 0.3)  # each poll waits this long for the first step
     at = app("app_pages/live_run.py").run()
     no_exceptions(at)
     assert any("first training step is on its way" in c.value for c in at.caption)
@@ -247,27 +245,6 @@ def test_live_run_waiting_for_the_first_point_draws_only_what_it_fills_in(monkey
     no_exceptions(at)
     assert [m.value for m in at.metric if m.label == "reconstruction / image"] == ["150"]
     assert at.latex and at.get("vega_lite_chart"), "with a point: the formulas and the loss chart"
-
-
-def test_first_step_waits_on_the_server_until_the_job_has_a_point():
-    import time
-
-    from engine.jobs import QUEUED, RUNNING, JobInfo
-    from ui.runs import first_step
-
-    class Backend:  # the job logs its first step at the third look
-        looks = 0
-
-        def status(self, job_id):
-            self.looks += 1
-            return JobInfo(job_id, RUNNING, {}, step=1 if self.looks >= 3 else 0)
-
-    be = Backend()
-    t0 = time.monotonic()
-    assert first_step(be, "j", JobInfo("j", RUNNING, {})).step == 1 and be.looks == 3
-    assert time.monotonic() - t0 < 1.0, "back as soon as the step is there"
-    queued = JobInfo("j", QUEUED, {})
-    assert first_step(be, "j", queued) is queued, "a queued job is not waited for (it polls at its own pace)"
 
 
 def test_live_run_steers_cancels_and_resumes_a_running_job():

@@ -3,15 +3,13 @@ settings, snapshots and the model, cached until the run's checkpoint changes —
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from engine.core.config import ConfigError, RunConfig
 from engine.core.models import Autoencoder
 from engine.core.store import DamagedCheckpoint, Store
 from engine.data import load
-from engine.jobs import QUEUED, Backend, JobError, JobInfo
+from engine.jobs import JobError
 from engine.teaching.applications import anomaly_report, elbo_scores, recon_scores
 from engine.teaching.export import export_zip
 
@@ -49,21 +47,6 @@ def submit(cfg: RunConfig, quiet: bool = False) -> str | None:
         return None
     select_run(jid)
     return jid
-
-
-FIRST_STEP_WAIT_S = 2.0  # how long one poll of a started job waits on the server for its first step
-
-
-def first_step(be: Backend, job_id: str, info: JobInfo) -> JobInfo:
-    """`info`, or once the started job has logged its first step, its newer status: waits up to FIRST_STEP_WAIT_S
-    on the server (reading the job table every 0.05 s, the script thread asleep in between). The page then shows
-    the first point as soon as the job has it, without a round trip to the browser's timer per look: on a busy
-    browser those took seconds, and each one redrew the page."""
-    deadline = time.monotonic() + FIRST_STEP_WAIT_S
-    while not info.step and not info.done and info.status != QUEUED and time.monotonic() < deadline:
-        time.sleep(0.05)
-        info = be.status(job_id)
-    return info
 
 
 def config_of(run_id: str) -> RunConfig | None:
