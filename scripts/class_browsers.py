@@ -14,9 +14,8 @@ Phases, in one run (a fresh temporary checkpoint and data folder; the user's run
 4. the floor: a hello-world Streamlit app opened by 1 session, then by --sessions fresh sessions at once. Its
    ratio is what these browsers alone cost any Streamlit app on this machine (each loads the 2 MB frontend);
    this app's Home under the same load is compared with it.
---nice-browsers N runs Chromium N steps nicer than the server: in a real class each browser runs on its student's
-own machine, while here eight Chromium sessions share the server's cores (and used twice its CPU); niced, they
-take only what the server leaves. The figures then approach a class's; without it they are a worst case.
+--nice-browsers N runs Chromium N steps nicer than the server (here the browsers share its cores; in a class they
+run on the students' machines). It did not bring the figures closer to a class's (docs/cluster.md, run F).
 Printed: a figures table with the targets (PASS/MISS); --out writes the raw results as JSON. Exit 0 whenever
 the benchmark ran (targets missed included), 2 when it could not run.
 """
@@ -119,10 +118,7 @@ def stop_server(server: Server) -> None:
 def stop_workers(root: Path) -> int | None:
     """Stop the training workers of the checkpoint folder `root`; returns how many jobs it saw (None: unknown)."""
     sys.path.insert(0, str(ROOT))
-    try:
-        from engine.jobs.embedded import EmbeddedBackend  # where the backend is moving to
-    except ImportError:
-        from engine.embedded import EmbeddedBackend
+    from engine.jobs.embedded import EmbeddedBackend
     be = EmbeddedBackend(root)
     try:
         n = len(be.jobs())
