@@ -158,19 +158,23 @@ def download_button(run_id: str, key: str) -> None:
                        help="model.py defines the network and load(); use it in a notebook with only torch installed.")
 
 
-@st.cache_data(show_spinner="Scoring the 10,000 held-out digits…", max_entries=16)
-def _anomaly_reports(ae_id: str, vae_id: str, digit: int, mtimes: tuple) -> dict[str, dict]:
-    (acfg, ae), (vcfg, vae) = load_model(ae_id), load_model(vae_id)
+@st.cache_data(show_spinner="Scoring the 10,000 held-out digits…", max_entries=24)
+def _anomaly_report(run_id: str, score: str, digit: int, mtime: float | None) -> dict:
+    cfg, model = load_model(run_id)
     d = load("mnist")
-    scores = {"AE reconstruction error": recon_scores(ae, acfg, d.test_x),
-              "VAE reconstruction error": recon_scores(vae, vcfg, d.test_x),
-              "VAE −ELBO": elbo_scores(vae, vcfg, d.test_x)}
-    return {k: anomaly_report(v, d.test_y, digit, d.test_x) for k, v in scores.items()}
+    scores = (elbo_scores if score == "elbo" else recon_scores)(model, cfg, d.test_x)
+    return anomaly_report(scores, d.test_y, digit, d.test_x)
+
+
+def anomaly_report_of(run_id: str, digit: int, score: str = "recon") -> dict:
+    """The run's anomaly report over the held-out MNIST digits with `digit` as the anomaly, scored by
+    reconstruction error ("recon") or, for a VAE, −ELBO ("elbo"). Computed once per checkpoint and shared: the
+    Applications page reruns all its tabs on every widget, and the tour's step on every click."""
+    return _anomaly_report(run_id, score, digit, checkpoint_mtime(run_id))
 
 
 def anomaly_reports(ae_id: str, vae_id: str, digit: int) -> dict[str, dict]:
-    """Score -> anomaly report over the held-out MNIST digits, for an AE and a VAE trained without `digit`.
-    Computed once per pair of checkpoints and shared (every widget of the Applications page reruns all its tabs:
-    the three scorings of 10,000 digits ran on each of them)."""
-    return _anomaly_reports(ae_id, vae_id, digit, (checkpoint_mtime(ae_id), checkpoint_mtime(vae_id)))
-
+    """Score name -> anomaly report, for an AE and a VAE trained without `digit` (see `anomaly_report_of`)."""
+    return {"AE reconstruction error": anomaly_report_of(ae_id, digit),
+            "VAE reconstruction error": anomaly_report_of(vae_id, digit),
+            "VAE −ELBO": anomaly_report_of(vae_id, digit, "elbo")}

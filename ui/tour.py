@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.data import load
 from engine.teaching import formulas as fm
-from engine.teaching.applications import anomaly_report, anomaly_specs, recon_scores
+from engine.teaching.applications import anomaly_specs
 from engine.teaching.lessons import LESSONS
 from engine.teaching.pack import ANOMALY_DIGIT
 from engine.teaching.tour import TOUR, TourStep, verdict
@@ -19,7 +18,7 @@ from .lesson_charts import anomaly_histogram
 from .lesson_render import render
 from .lesson_view import diff_tables, evidence, lesson_runs
 from .nav import link
-from .runs import checkpoint_mtime, load_model
+from .runs import anomaly_report_of
 
 STEP = "tour_step"
 
@@ -86,22 +85,12 @@ def vae_idea() -> None:
 def applications(size: str) -> None:
     specs = {"ae": anomaly_specs(size, ANOMALY_DIGIT)["ae"]}
     if ensure_runs(specs, "tour_applications", f"an AE trained without {ANOMALY_DIGIT}s"):
-        run_id = specs["ae"].run_id()
-        r = _anomaly(run_id, checkpoint_mtime(run_id))
+        r = anomaly_report_of(specs["ae"].run_id(), ANOMALY_DIGIT)
         st.metric(f"AUC: reconstruction error picks out the {ANOMALY_DIGIT}s", f"{r['auc']:.3f}",
                   help="1 = every anomaly scores above every normal digit; 0.5 = chance")
         st.altair_chart(anomaly_histogram(r, "error", f"a {ANOMALY_DIGIT} (never trained on)", "other digits",
                                           "Reconstruction error of held-out digits"), width="stretch")
     link("applications", "Open Applications: compression, denoising, anomalies, generation", ":material/science:")
-
-
-@st.cache_data(show_spinner="Scoring the held-out digits…", max_entries=8)
-def _anomaly(run_id: str, mtime: float | None) -> dict:
-    """The anomaly report of the AE trained without ANOMALY_DIGIT on all held-out MNIST digits (the 10,000 digits
-    are reconstructed once per checkpoint, not on every rerun of this step)."""
-    cfg, model = load_model(run_id)
-    d = load("mnist")
-    return anomaly_report(recon_scores(model, cfg, d.test_x), d.test_y, ANOMALY_DIGIT, d.test_x)
 
 
 def tour(size: str) -> None:
