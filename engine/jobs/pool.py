@@ -202,9 +202,7 @@ class Pool:
 
     def _stop_spares(self) -> None:
         if self.server is not None:  # its jobs are separate processes (re-parented here): they go on
-            self.server.kill()
-            self.server.communicate()  # reaps it and closes its pipes
-            self.server = None
+            self._end_server(failed=False)
         for proc in self.spares:  # they hold no job: no need to be gentle
             proc.kill()
             proc.wait()
@@ -239,7 +237,7 @@ class Pool:
         """Keep one fork server running (restarted if it died, up to three times)."""
         if self.server is not None and self.server.poll() is not None:
             self.say(f"fork server {self.server.pid} exited with {self.server.returncode}")
-            self.server, self.spare_failures = None, self.spare_failures + 1
+            self._end_server(failed=True)
         if self.server is None and not self.stopping and self.spare_failures < 3:
             self.server = self.spawn(serve=True)
             self.db.set_spares([self.server.pid])
@@ -260,10 +258,17 @@ class Pool:
         if pid > 0:
             return Forked(pid)
         self.say(f"fork server {srv.pid} did not answer: replaced")
-        srv.kill()
-        srv.communicate()
-        self.server, self.spare_failures = None, self.spare_failures + 1
+        self._end_server(failed=True)
         return None
+
+    def _end_server(self, failed: bool) -> None:
+        """Stop the fork server if it still runs, reap it, close its pipes and forget it; a failure counts
+        toward the three restarts `keep_server` allows."""
+        if self.server.poll() is None:
+            self.server.kill()
+        self.server.communicate()
+        self.server = None
+        self.spare_failures += failed
 
     def launch(self, job_id: str, attempt: int, slot: int) -> None:
         """Hand the job to the fork server, else the oldest warm process (or a fresh one if there is none)."""
