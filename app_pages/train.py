@@ -185,10 +185,10 @@ cfg, problems, notes, params = build()
 for note in notes:
     st.info(note)
 if cfg is not None:  # drawn only while open: three highlighted listings cost the browser ~0.2 s on every rerun
-    code = st.expander("The model in code: the lecture's listing beside `print(model)`", icon=":material/code:",
-                       key="tr_code_open", on_change="rerun")
-    if code.open:
-        with code:
+    listing = st.expander("The model in code: the lecture's listing beside `print(model)`", icon=":material/code:",
+                          key="tr_code_open", on_change="rerun")
+    if listing.open:
+        with listing:
             lecture_vs_engine(cfg)
 st.divider()
 if problems:
