@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .forkserver import ForkServer
 from .jobdb import JobDB, dead_worker_ending, forced_cancel_message
 from .procs import (
     CANCEL_GRACE_S,
@@ -52,7 +52,6 @@ POLL_S = 0.02  # pool loop period: wake-up latency for a submit
 PASS_S = 1.0  # the pool re-reads the job table at least this often even without a wake-up
 SPARE_DELAY_S = 2.0  # after starting a job, wait this long before warming the next process (CPU contention)
 IDLE_S = 300.0  # the pool (and its warm processes) exits after this long without jobs or prewarm() calls
-FORK_TIMEOUT_S = 10.0  # the fork server answers a job line with the job's pid within this (a fork takes ms)
 
 
 def command(module: str, root: str | Path) -> list[str]:
@@ -76,7 +75,7 @@ class Pool:
         self.db = JobDB(root)
         self.children: dict[str, Child] = {}
         self.spares: list[subprocess.Popen] = []  # warm processes, oldest first
-        self.server: subprocess.Popen | None = None  # the fork server, when jobs are forked (see keep_server)
+        self.server = ForkServer(lambda: self.spawn(serve=True), self.db, self.say)  # used when self.forking
         self.forking = False
         self.spare_failures = 0
         self.stopping = False
@@ -201,8 +200,7 @@ class Pool:
                                 stderr=self.log, close_fds=True)
 
     def _stop_spares(self) -> None:
-        if self.server is not None:  # its jobs are separate processes (re-parented here): they go on
-            self._end_server(failed=False)
+        self.server.end()
         for proc in self.spares:  # they hold no job: no need to be gentle
             proc.kill()
             proc.wait()
@@ -219,7 +217,7 @@ class Pool:
         little after the last job start, so that neither slows a job's start. When jobs are forked, the one warm
         process is the fork server."""
         if self.forking and warm_count(self.settings.get("warm"), self.limit()) > 0:
-            self.keep_server()
+            self.server.keep(start=not self.stopping)
             return
         for proc in [p for p in self.spares if p.poll() is not None]:
             self.say(f"warm process {proc.pid} exited with {proc.returncode}")
@@ -233,49 +231,12 @@ class Pool:
         self.spares.append(self.spawn())
         self.db.set_spares([p.pid for p in self.spares])
 
-    def keep_server(self) -> None:
-        """Keep one fork server running (restarted if it died, up to three times)."""
-        if self.server is not None and self.server.poll() is not None:
-            self.say(f"fork server {self.server.pid} exited with {self.server.returncode}")
-            self._end_server(failed=True)
-        if self.server is None and not self.stopping and self.spare_failures < 3:
-            self.server = self.spawn(serve=True)
-            self.db.set_spares([self.server.pid])
-
-    def fork(self, line: bytes) -> Forked | None:
-        """A job process forked from the fork server for this job line, or None if the server is not ready or
-        does not answer (it is then replaced)."""
-        srv = self.server
-        if srv is None or srv.poll() is not None or srv.pid not in self.db.ready_pids():
-            return None
-        try:
-            srv.stdin.write(line)
-            srv.stdin.flush()
-            ready, _, _ = select.select([srv.stdout], [], [], FORK_TIMEOUT_S)
-            pid = int(srv.stdout.readline()) if ready else 0
-        except (OSError, ValueError):
-            pid = 0
-        if pid > 0:
-            return Forked(pid)
-        self.say(f"fork server {srv.pid} did not answer: replaced")
-        self._end_server(failed=True)
-        return None
-
-    def _end_server(self, failed: bool) -> None:
-        """Stop the fork server if it still runs, reap it, close its pipes and forget it; a failure counts
-        toward the three restarts `keep_server` allows."""
-        if self.server.poll() is None:
-            self.server.kill()
-        self.server.communicate()
-        self.server = None
-        self.spare_failures += failed
-
     def launch(self, job_id: str, attempt: int, slot: int) -> None:
         """Hand the job to the fork server, else the oldest warm process (or a fresh one if there is none)."""
         msg = {"job": job_id, "attempt": attempt, "slot": slot, "gpus": gpu_count(),
                "threads": job_threads(self.limit())}
         line = (json.dumps(msg) + "\n").encode()
-        forked = self.fork(line) if self.forking else None
+        forked = self.server.fork(line) if self.forking else None
         if forked is not None:
             self._started(job_id, attempt, slot, forked, warm=True)
             return
