@@ -64,6 +64,9 @@ def test_preset_overrides_are_validated():
         preset("seed-vae", beta=-0.5)
     with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of: seed-mlp-ae"):
         preset("nope")
+    for name in ([1], {"a": 1}, None, 3):  # e.g. from a hand-written JSON config: one line, not a TypeError
+        with pytest.raises(ConfigError, match="unknown preset .*; choose one of: seed-mlp-ae"):
+            preset(name)
 
 
 def test_config_is_frozen():

@@ -72,8 +72,8 @@ DESCRIPTIONS: dict[str, str] = {
 
 def preset(name: str, **overrides) -> RunConfig:
     """The preset `name` with some fields changed (e.g. epochs=2). Raises ConfigError with a readable message."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
+    if not isinstance(name, str) or name not in PRESETS:  # a list from a JSON file would not even hash
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     fields = {**PRESETS[name], "name": name}
     fields.update({k: v for k, v in overrides.items() if v is not None})
     return make_config(**fields)
