@@ -414,6 +414,22 @@ def test_latent_space_and_theory_survive_a_missing_checkpoint(store):
 
 
 # ---- the helpers the pages share ------------------------------------------------------------------
+def test_per_epoch_charts_tick_whole_epochs():
+    """A run of one epoch put ticks at 0.99, 1.00, 1.01 (labelled "1.000000"): every per-epoch x axis ticks only
+    at integers and prints them as integers."""
+    from ui.charts import epoch_chart
+    from ui.physics_charts import history_chart
+    from ui.theory_charts import dynamics_charts
+
+    one = [{"epoch": 1, "train": {"recon": 90.0, "kl": 20.0}, "heldout": {"recon": 95.0, "kl": 21.0,
+                                                                         "posterior_std": 0.4}}]
+    charts = [epoch_chart(one), history_chart([{"epoch": 1, "loss": 0.7, "val_auc": 0.8}]), *dynamics_charts(one)]
+    assert len(charts) == 5
+    for chart in charts:
+        axis = chart.to_dict()["encoding"]["x"]["axis"]
+        assert axis["format"] == "d" and axis["tickMinStep"] == 1
+
+
 def test_loss_chart_downsamples_and_marks_beta_changes():
     from ui.charts import MAX_POINTS, downsample, loss_chart, total_chart
 

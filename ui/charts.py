@@ -182,6 +182,11 @@ def _with_rules(chart: dict, events: Sequence[dict], steps: list, datasets: dict
     return {**chart, "height": height, "datasets": datasets}
 
 
+def epoch_x(title: str | None = "epoch") -> alt.X:
+    """An x axis of whole epochs: ticks only at integers, so one epoch reads "1", not "1.000000"."""
+    return alt.X("epoch:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1))
+
+
 def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) -> alt.Chart | None:
     """Per-epoch train vs held-out value of `term` (a gap = overfitting)."""
     rows = []
@@ -193,7 +198,7 @@ def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) 
     if not rows:
         return None
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch"),
+        x=epoch_x(),
         y=alt.Y("value:Q", title=TERM_NAMES.get(term, term), scale=alt.Scale(zero=False)),
         color=alt.Color("split:N", legend=alt.Legend(title=None, orient="top")),
         tooltip=["epoch:Q", alt.Tooltip("value:Q", format=".4g"), "split:N"],

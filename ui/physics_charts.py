@@ -6,6 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from .charts import epoch_x
+
 
 def tc_rule(tc: float) -> alt.Chart:
     """A dashed vertical line at the critical temperature `tc`."""
@@ -77,5 +79,5 @@ def history_chart(history: list[dict]) -> alt.Chart:
     df = df.melt(id_vars=["epoch"], value_vars=keep, var_name="what", value_name="value").dropna()
     df["what"] = df["what"].map({"loss": "training loss", "val_auc": "validation AUC"})
     return alt.Chart(df).mark_line(point=True).encode(
-        x="epoch:Q", y=alt.Y("value:Q", title=None), color=alt.Color("what:N", title=None),
+        x=epoch_x(), y=alt.Y("value:Q", title=None), color=alt.Color("what:N", title=None),
         tooltip=["epoch:Q", "what:N", alt.Tooltip("value:Q", format=".3f")]).properties(height=220)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from .charts import COLORS
+from .charts import COLORS, epoch_x
 
 
 def aggregate_chart(hist_z: dict, hist_mu: dict, height: int = 260) -> alt.Chart:
@@ -57,7 +57,7 @@ def dynamics_charts(epochs: Sequence[dict], height: int = 200) -> list[alt.Chart
     if df.empty:
         return []
     return [alt.Chart(df).mark_line(point=True, color=color).encode(
-        x=alt.X("epoch:Q", title="epoch"), y=alt.Y(f"{col}:Q", title=title, scale=alt.Scale(zero=False)),
+        x=epoch_x(), y=alt.Y(f"{col}:Q", title=title, scale=alt.Scale(zero=False)),
         tooltip=["epoch:Q", alt.Tooltip(f"{col}:Q", format=".4g", title=title)]).properties(height=height)
         for col, title, color in (("recon", "reconstruction", COLORS["reconstruction"]),
                                   ("kl", "KL to the prior", COLORS["KL to the prior"]),
