@@ -7,6 +7,7 @@ import streamlit as st
 from engine.core.config import ConfigError, RunConfig, make_config
 from engine.core.presets import DESCRIPTIONS, PRESETS
 from engine.teaching.narration import completeness
+from engine.teaching.shapes import code_size
 from ui.auth import try_user_backend
 from ui.backend import store
 from ui.charts import shape_chart
@@ -201,11 +202,11 @@ else:
             f"{f' (first {cfg.train_limit:,} images)' if cfg.train_limit else ''} · run id `{cfg.run_id()}`")
     st.markdown(line)
     widths = network_shape(cfg)
-    code = next(r["numbers"] for r in widths if r["part"] == "code")
+    code, ratio = code_size(widths)
     m1, m2, m3 = st.columns(3)
     m1.metric("parameters", f"{params:,}")
     m2.metric("numbers in the code", f"{code:,}")
-    m3.metric("input ÷ code", f"{widths[0]['numbers'] / code:.3g}×",
+    m3.metric("input ÷ code", f"{ratio:.3g}×",
               help="Above 1 the code is smaller than the image (under-complete: it must compress); below 1 it is "
                    "larger (over-complete: it could copy the image unless a penalty stops it).")
     st.vega_lite_chart(shape_chart(widths), width="stretch")

@@ -338,12 +338,13 @@ def test_train_page_draws_the_networks_hourglass_with_its_code_size():
     from altair.vegalite.v6.schema.core import TopLevelSpec
 
     from engine.core.presets import preset
-    from engine.teaching.shapes import layer_widths
+    from engine.teaching.shapes import code_size, layer_widths
     from ui.charts import shape_chart
 
     mlp = layer_widths(preset("seed-mlp-ae"))
     assert [r["numbers"] for r in mlp] == [784, 128, 64, 12, 3, 12, 64, 128, 784]
     assert [r["part"] for r in mlp][3:6] == ["encoder", "code", "decoder"] and mlp[-1]["part"] == "output"
+    assert code_size(mlp) == (3, 784 / 3)
     cnn = layer_widths(preset("seed-cnn-ae"))
     assert next(r for r in cnn if r["part"] == "code")["layer"] == "code: MaxPool2d 8×2×2"
     vae = layer_widths(preset("seed-vae"))

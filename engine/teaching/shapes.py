@@ -37,3 +37,10 @@ def layer_widths(cfg: RunConfig, shape: tuple[int, ...] = (1, 28, 28)) -> list[d
     rows[code].update(part="code", layer="code: " + rows[code]["layer"])
     rows[-1]["part"] = "output"
     return rows
+
+
+def code_size(rows: list[dict]) -> tuple[int, float]:
+    """(numbers in the code, input ÷ code) of `layer_widths` rows: a ratio above 1 is under-complete (the code must
+    compress the image), below 1 over-complete (it could copy the image unless a penalty stops it)."""
+    code = next(r["numbers"] for r in rows if r["part"] == "code")
+    return code, rows[0]["numbers"] / code
