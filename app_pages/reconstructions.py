@@ -44,7 +44,7 @@ tab_one, tab_two = st.tabs(["One run over epochs", "Two runs side by side"])
 with tab_one:
     rid = run_picker("Run", key="rec_run")
     if rid:
-        epoch = snapshot_epoch_slider(rid, key="rec_epoch")
+        epoch = snapshot_epoch_slider(rid, key=f"rec_epoch_{rid}")  # latest for each run
         snap = snapshot(rid, epoch) if epoch else None
         if snap is None:
             st.info("No snapshot for this epoch.")

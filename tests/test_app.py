@@ -373,6 +373,23 @@ def trained(store, name: str = "seed-vae", **overrides) -> str:
     return train(preset(name, **{"dataset": "synthetic", "epochs": 1, **overrides}), store=store).run_id
 
 
+def test_reconstructions_epoch_slider_is_each_runs_own(store):
+    """Sliding back to epoch 1 of one run does not carry over to the next run picked: it opens on its latest."""
+    first, second = trained(store, epochs=2, seed=1), trained(store, epochs=3, seed=2)
+    at = app("app_pages/reconstructions.py")
+    at.session_state["selected_run"] = first
+    at.run()
+    (slider,) = at.select_slider
+    assert slider.options == ["1", "2"] and slider.value == 2
+    slider.set_value(1).run()
+    at.selectbox(key="rec_run").set_value(second).run()
+    no_exceptions(at)
+    (slider,) = at.select_slider
+    assert slider.options == ["1", "2", "3"] and slider.value == 3
+    at.selectbox(key="rec_run").set_value(first).run()
+    assert at.select_slider[0].value == 2, "back on the first run: its latest (a widget not drawn is forgotten)"
+
+
 def test_vae_theory_page_measures_a_trained_vae(store):
     rid = trained(store, latent_dim=3)
     at = app("app_pages/vae_theory.py")
