@@ -44,6 +44,26 @@ def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypat
     assert not at.warning and [b for b in at.button if b.key == "gen"], "instructors generate any set"
 
 
+def test_training_on_the_default_ising_set_leaves_its_sampling_to_the_job(monkeypatch):
+    """The Train page checks a run on "ising" before the set exists without sampling it in the page's thread (it
+    did: ~25 s of one core, with no slot and no student limit); the job generates it under the job limits."""
+    monkeypatch.setattr(ising, "sample", lambda *a, **k: pytest.fail("sampled in the page"))
+    at = _page("app_pages/train.py")
+    at.selectbox(key="tr_dataset").set_value("ising").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("the training job samples it first" in i.value for i in at.info)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["numbers in the code"] == "20" and metrics["input ÷ code"] == "39.2×", "28×28 spins, as MNIST"
+    assert not at.button(key="launch").disabled and not ising.is_cached()
+    at.radio(key="tr_arch").set_value("cnn").run()
+    assert not at.exception and not at.error and not ising.is_cached()
+    from engine.core.presets import preset
+    from engine.jobs.classroom import model_params
+
+    vae = preset("seed-vae")
+    assert model_params(vae.model_copy(update={"dataset": "ising"})) == model_params(vae), "the class limit's count"
+
+
 def test_a_student_picks_a_set_generated_already():
     p = ising.IsingParams(L=8, temps=(1.5, 3.5), per_temp=20, chains=10, equil=10, gap=1)
     ising.generate(p)

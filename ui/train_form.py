@@ -11,6 +11,7 @@ from engine.core.config import RunConfig
 from engine.core.models import build_model, cnn_problem, n_params
 from engine.core.presets import PRESETS
 from engine.data import DataUnavailable, load
+from engine.data.ising import pending_shape
 from engine.teaching.shapes import layer_widths
 
 CUSTOM = "custom"
@@ -66,17 +67,23 @@ def check(cfg: RunConfig) -> tuple[list[str], list[str], int | None]:
     problems, notes = [], []
     if cfg.device == "cuda" and not torch.cuda.is_available():
         problems.append("device 'cuda' needs an NVIDIA GPU and none was found here: choose 'auto' or 'cpu'")
-    try:
-        data = load(cfg.dataset)
-    except DataUnavailable as e:
-        return [*problems, str(e)], notes, None
-    except Exception as e:  # noqa: BLE001 - a registered dataset's loader failing must not crash the page
-        return [*problems, f"dataset '{cfg.dataset}' could not be loaded ({type(e).__name__}: {e})"], notes, None
-    if cfg.arch == "cnn" and cnn_problem(data.shape):
-        problems.append(cnn_problem(data.shape))
-    if cfg.train_limit and cfg.train_limit > len(data.train_x):
-        notes.append(f"'{cfg.dataset}' has only {len(data.train_x):,} training images; all are used.")
-    return problems, notes, None if problems else param_count(cfg, data.shape)
+    shape, n_train = pending_shape(cfg.dataset), None
+    if shape is not None:  # not sampled here, in the page's thread: the training job does it
+        notes.append("This Ising set is not generated yet: the training job samples it first (about 25 s of one "
+                     "core, once; then every run uses the stored set).")
+    else:
+        try:
+            data = load(cfg.dataset)
+        except DataUnavailable as e:
+            return [*problems, str(e)], notes, None
+        except Exception as e:  # noqa: BLE001 - a registered dataset's loader failing must not crash the page
+            return [*problems, f"dataset '{cfg.dataset}' could not be loaded ({type(e).__name__}: {e})"], notes, None
+        shape, n_train = data.shape, len(data.train_x)
+    if cfg.arch == "cnn" and cnn_problem(shape):
+        problems.append(cnn_problem(shape))
+    if cfg.train_limit and n_train is not None and cfg.train_limit > n_train:
+        notes.append(f"'{cfg.dataset}' has only {n_train:,} training images; all are used.")
+    return problems, notes, None if problems else param_count(cfg, shape)
 
 
 @lru_cache(maxsize=256)
@@ -86,4 +93,5 @@ def _widths(cfg_json: str, shape: tuple[int, ...]) -> tuple[dict, ...]:
 
 def network_shape(cfg: RunConfig) -> list[dict]:
     """The hourglass of `cfg`'s model on its dataset (numbers per image after each layer), cached per settings."""
-    return list(_widths(cfg.model_dump_json(), tuple(load(cfg.dataset).shape)))
+    shape = pending_shape(cfg.dataset) or tuple(load(cfg.dataset).shape)
+    return list(_widths(cfg.model_dump_json(), shape))

@@ -219,6 +219,15 @@ def is_cached(params: IsingParams | None = None) -> bool:
     return cache_path(params or IsingParams()).exists()
 
 
+def pending_shape(name: str) -> tuple[int, ...] | None:
+    """The image shape of dataset `name` when it is the default set "ising" and not generated yet, else None.
+    Loading that name samples the set (~25 s of one core): a page checking a run's settings uses this shape
+    instead and leaves the sampling to the training job, which runs under the job backend's limits."""
+    if name != "ising" or is_cached():
+        return None
+    return (1, IsingParams().L, IsingParams().L)
+
+
 HELDOUT_FRACTION = 1 / 6
 
 
