@@ -92,6 +92,8 @@ BAD = [
     (("train", "--preset", "seed-vae", "--dataset", "cifar"), "unknown dataset 'cifar'"),
     (("train", "--preset", "seed-mlp-ae", "--lr", "1e9"), "learning rate must be"),
     (("fly",), "invalid choice: 'fly'"),
+    (("prepare", "--threads", "0"), "argument --threads: expected a whole number from 1 to 256, got '0'"),
+    (("lesson-spread", "--workers", "many"), "argument --workers: expected a whole number from 1 to 256, got 'many'"),
 ]
 
 

@@ -56,3 +56,14 @@ def test_pack_workers_do_not_rerun_a_script_main(tmp_path, monkeypatch):
     done = train_pack([[("vae", cfg)]], tmp_path / "checkpoints", workers=1)
     assert [t.status for t in done] == ["completed"] and sys.modules["__main__"] is fake
     assert Store(tmp_path / "checkpoints").is_complete(cfg.run_id())
+
+
+def test_a_pack_whose_worker_dies_stops_with_one_line_instead_of_waiting_forever(tmp_path):
+    """A worker that cannot start (here: torch refuses 0 threads in the worker's initializer) or is killed while
+    training: multiprocessing.Pool started another and waited for the lost chain forever."""
+    from engine.cli.prepare import WorkerLost, train_pack
+    from engine.core.presets import preset
+
+    cfg = preset("seed-vae", dataset="synthetic", epochs=1)
+    with pytest.raises(WorkerLost, match="a training worker process died .* run the same command again"):
+        train_pack([[("vae", cfg)]], tmp_path / "checkpoints", workers=1, threads=0)

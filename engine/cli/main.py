@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ConfigError, DataUnavailable, RunIdError, UsageError) as e:
         return fail(e)
-    except (RunLocked, DamagedCheckpoint, DiskFull) as e:
+    except (RunLocked, DamagedCheckpoint, DiskFull, prepare.WorkerLost) as e:
         return fail(e, EXIT_FAILED)
     except KeyboardInterrupt:
         print("interrupted: the last finished epoch is checkpointed; run the same command again to resume",

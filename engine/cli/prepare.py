@@ -8,6 +8,7 @@ machine a multi-threaded run slows down several-fold). Runs that continue each o
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import multiprocessing as mp
 import os
@@ -16,6 +17,8 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,10 @@ class Trained:
     cpu_seconds: float
     finished: float  # time.time() when it finished
     message: str = ""
+
+
+class WorkerLost(RuntimeError):
+    """A worker process died (killed, out of memory, or it could not start): the pack stops, it does not wait."""
 
 
 def _init(threads: int) -> None:
@@ -89,16 +96,23 @@ def _context(threads: int) -> mp.context.BaseContext:
 def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, workers: int | None = None,
                threads: int = 1, on_done: Callable[[Trained], None] | None = None) -> list[Trained]:
     """Train every chain (see `engine.teaching.pack.chains`: longest first) into the store at `root`, `workers` at a
-    time, in the order given; `on_done` is called in this process as each run finishes."""
+    time, in the order given; `on_done` is called in this process as each run finishes. WorkerLost if a worker
+    process dies (a multiprocessing.Pool would start another one and wait for the lost chain forever)."""
     out: list[Trained] = []
-    with _no_script_main():
-        pool = _context(threads).Pool(workers or default_workers(), initializer=_init, initargs=(threads,))
-    with pool:
-        for done in pool.imap_unordered(_train_chain, [(str(root), c) for c in chains]):
-            for t in done:
-                out.append(t)
-                if on_done:
-                    on_done(t)
+    with ProcessPoolExecutor(workers or default_workers(), mp_context=_context(threads), initializer=_init,
+                             initargs=(threads,)) as pool:
+        with _no_script_main():  # the workers start during the submits
+            futures = [pool.submit(_train_chain, (str(root), c)) for c in chains]
+        try:
+            for future in as_completed(futures):
+                for t in future.result():
+                    out.append(t)
+                    if on_done:
+                        on_done(t)
+        except BrokenProcessPool as e:
+            raise WorkerLost(f"a training worker process died (killed, out of memory, or it could not start) after "
+                             f"{len(out)} runs: the runs trained so far are stored; run the same command again to "
+                             "train the rest") from e
     return out
 
 
@@ -131,9 +145,20 @@ def _cmd(args) -> int:
     return 1 if failed else 0
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number from 1 to 256 (workers, threads)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 256, got {text!r}")
+    return n
+
+
 def add_pool_flags(s) -> None:
-    s.add_argument("--workers", type=int, help="parallel worker processes (default: one per CPU core)")
-    s.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    s.add_argument("--workers", type=count, help="parallel worker processes (default: one per CPU core)")
+    s.add_argument("--threads", type=count, default=1, help="torch threads per worker (default 1)")
 
 
 def register(sub) -> None:
