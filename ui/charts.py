@@ -68,6 +68,9 @@ def _progress_at(df: pd.DataFrame, step: float) -> float:
 # convert. Draw them with `st.vega_lite_chart(spec, width="stretch")`; each spec carries its data as named
 # datasets (lists of records) that Streamlit sends as Arrow.
 X_EPOCH = {"field": "progress", "type": "quantitative", "title": "epoch"}
+# Vega's canvas renderer instead of Streamlit's SVG: a Live run page watching a job cost its browser ~10 % less
+# (renderer process 0.37 → 0.33 CPU-s per second, two runs each way); the latent maps use it too.
+CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 
 def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> dict | None:
@@ -179,7 +182,7 @@ def _with_rules(chart: dict, events: Sequence[dict], steps: list, datasets: dict
                 "encoding": {"x": x, "y": {"value": 8}, "text": {"field": "label", "type": "nominal"}}}
         chart = {"layer": [chart, {"data": {"name": "changes"}, "layer": [rule, text]}]}
         datasets = {**datasets, "changes": rows}
-    return {**chart, "height": height, "datasets": datasets}
+    return {**chart, "height": height, "datasets": datasets, "usermeta": CANVAS}
 
 
 def epoch_x(title: str | None = "epoch") -> alt.X:

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .charts import CANVAS
+
 PICK = "pick"  # selection parameter of the grid: a click anywhere on the map
 PICK_POINT = "pick_point"  # selection parameter of the codes: a click on a digit's point
 LEGEND_PICK = "legend_pick"  # a click on the legend highlights one class
-# Drawn on a canvas: as SVG (Streamlit's choice up to 2,000 points) a clickable map is ~3,600 DOM nodes (the points
-# and the 40×40 grid's cells); on a canvas the Latent space page took ~10 % less of the browser's main thread
-# (1.78 → 1.62 s, Chromium's TaskDuration). Clicks, the legend selection and tooltips work the same.
-CANVAS = {"embedOptions": {"renderer": "canvas"}}
+# Drawn on a canvas (ui.charts.CANVAS): as SVG (Streamlit's choice up to 2,000 points) a clickable map is ~3,600 DOM
+# nodes (the points and the 40×40 grid's cells); on a canvas the Latent space page took ~10 % less of the browser's
+# main thread (1.78 → 1.62 s, Chromium's TaskDuration). Clicks, the legend selection and tooltips work the same.
 Domain = tuple[tuple[float, float], tuple[float, float]]
 Spec = dict
 
