@@ -67,3 +67,21 @@ def test_a_pack_whose_worker_dies_stops_with_one_line_instead_of_waiting_forever
     cfg = preset("seed-vae", dataset="synthetic", epochs=1)
     with pytest.raises(WorkerLost, match="a training worker process died .* run the same command again"):
         train_pack([[("vae", cfg)]], tmp_path / "checkpoints", workers=1, threads=0)
+
+
+def test_a_chain_that_fails_stops_the_pack_without_waiting_for_the_others(tmp_path):
+    """A chain's error (here Fashion-MNIST is not on this machine) ends the pack at once: the other worker's long run
+    is stopped, not awaited (it stays resumable), and no worker process is left behind."""
+    import multiprocessing
+
+    from engine.cli.prepare import train_pack
+    from engine.core.presets import preset
+    from engine.core.store import Store
+    from engine.data import DataUnavailable
+
+    long = preset("seed-vae", dataset="synthetic", epochs=500)
+    with pytest.raises(DataUnavailable, match="Fashion-MNIST is not on this machine"):
+        train_pack([[("long", long)], [("missing", preset("seed-vae", dataset="fashion-mnist", epochs=1))]],
+                   tmp_path / "checkpoints", workers=2)
+    assert not Store(tmp_path / "checkpoints").is_complete(long.run_id())
+    assert not multiprocessing.active_children()

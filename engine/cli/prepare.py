@@ -99,21 +99,37 @@ def train_pack(chains: list[list[tuple[str, RunConfig]]], root: str | Path, work
     time, in the order given; `on_done` is called in this process as each run finishes. WorkerLost if a worker
     process dies (a multiprocessing.Pool would start another one and wait for the lost chain forever)."""
     out: list[Trained] = []
-    with ProcessPoolExecutor(workers or default_workers(), mp_context=_context(threads), initializer=_init,
-                             initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(workers or default_workers(), mp_context=_context(threads), initializer=_init,
+                               initargs=(threads,))
+    try:
         with _no_script_main():  # the workers start during the submits
             futures = [pool.submit(_train_chain, (str(root), c)) for c in chains]
-        try:
-            for future in as_completed(futures):
-                for t in future.result():
-                    out.append(t)
-                    if on_done:
-                        on_done(t)
-        except BrokenProcessPool as e:
-            raise WorkerLost(f"a training worker process died (killed, out of memory, or it could not start) after "
-                             f"{len(out)} runs: the runs trained so far are stored; run the same command again to "
-                             "train the rest") from e
+        for future in as_completed(futures):
+            for t in future.result():
+                out.append(t)
+                if on_done:
+                    on_done(t)
+    except BrokenProcessPool as e:
+        _stop(pool)
+        raise WorkerLost(f"a training worker process died (killed, out of memory, or it could not start) after "
+                         f"{len(out)} runs: the runs trained so far are stored; run the same command again to "
+                         "train the rest") from e
+    except BaseException:  # a chain's error, Ctrl-C: stop the others now rather than wait for their runs to end
+        _stop(pool)
+        raise
+    pool.shutdown()
     return out
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool's workers without waiting for the chains they are training (as multiprocessing.Pool's
+    terminate does; the executor has no public way before Python 3.14). An interrupted run resumes later."""
+    procs = list((pool._processes or {}).values())  # noqa: SLF001 - see above
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(10)
 
 
 def _cmd(args) -> int:
