@@ -29,8 +29,9 @@ if not picked:
     st.info("Pick at least one run.")
     st.stop()
 
-configs = {rid: s.meta(rid).get("config") or {} for rid in picked}
-curves, table, plane = comparison({rid: (configs[rid], s.history(rid)) for rid in picked})
+histories = {rid: (s.meta(rid).get("config") or {}, s.history(rid)) for rid in picked}
+names = {rid: short_name(rid, *h) for rid, h in histories.items()}
+curves, table, plane = comparison(histories)
 
 a, b = st.columns(2)
 metric = a.radio("Curve", ["held-out pixel error", "held-out loss", "held-out KL"], horizontal=True, key="cmp_metric")
@@ -52,8 +53,8 @@ if first is not None:
 for rid in picked:
     snap = snapshot(rid)
     if snap is None:
-        st.caption(f"{short_name(rid, configs[rid])}: no snapshot")
+        st.caption(f"{names[rid]}: no snapshot")
         continue
     err = pixel_error(snap["orig"][:8], snap["recon"][:8], per_image="sum")
-    show_grid(snap["recon"][:8], f"{short_name(rid, configs[rid])} · errors " + " · ".join(f"{e:.1f}" for e in err),
+    show_grid(snap["recon"][:8], f"{names[rid]} · errors " + " · ".join(f"{e:.1f}" for e in err),
               nrow=8)

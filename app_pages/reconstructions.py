@@ -77,8 +77,9 @@ with tab_one:
                            "learned what digits look like rather than copying pixels.")
 
 with tab_two:
-    st.markdown("Compare two finished runs on the same held-out digits — e.g. the lecture's **seed-mlp-ae** (blurry) "
-                "against **seed-cnn-ae** (sharper). Train both on the Train page first.")
+    st.markdown("Compare two runs (each at its last finished epoch) on the same held-out digits — e.g. the "
+                "lecture's **seed-mlp-ae** (blurry) against **seed-cnn-ae** (sharper). Train both on the Train page "
+                "first.")
     c1, c2 = st.columns(2)
     ids = [m["run_id"] for m in runs()]
     second = ids[1] if len(ids) > 1 else None

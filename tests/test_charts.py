@@ -111,3 +111,26 @@ def test_trend_text_explains_kl_rising_and_falling():
     assert "KL rising" in trend_text(rising, True) and "hates noise" in trend_text(rising, True)
     assert "KL falling" in trend_text(falling, True)
     assert "no KL term" in trend_text(rising, False)
+
+
+def test_run_names_tell_runs_of_the_same_settings_apart_and_say_how_they_ended():
+    """Runs of the same settings differ only in the epochs suffix of their id: Compare's legend merged a 150- and a
+    400-epoch run into one line when names cut the id to its first 6 digits. A cancelled run says how far it got,
+    and a steered β shows where it was steered to."""
+    from engine.teaching.narration import run_label, short_id
+    from ui.tables import comparison, short_name
+
+    cfg = {"name": "seed-vae", "variational": True, "beta": 1.0, "latent_dim": 20, "arch": "mlp",
+           "dataset": "mnist", "epochs": 400}
+    assert short_id("37aa97566991-e150") == "37aa97-e150" and short_id("37aa97566991") == "37aa97"
+    hist = {"epochs": [{"epoch": 1, "heldout": {"mse01": 0.1, "kl": 5.0}}], "events": []}
+    steered = {**hist, "events": [{"kind": "beta", "step": 10, "value": 4.0},
+                                  {"kind": "lr", "step": 12, "value": 1e-4}]}
+    curves, table, plane = comparison({"37aa97566991-e150": ({**cfg, "epochs": 150}, hist),
+                                       "37aa97566991-e400": (cfg, steered)})
+    assert list(table["run"]) == ["seed-vae VAE β=1 z=20 · 37aa97-e150", "seed-vae VAE β=1→4 z=20 · 37aa97-e400"]
+    assert len({p["run"] for p in plane}) == 2 and len({c["run"] for c in curves}) == 2
+    assert short_name("ab12cd34ef56-e2", {"name": "seed-mlp-ae", "latent_dim": 3}) == "seed-mlp-ae AE z=3 · ab12cd-e2"
+    meta = {"run_id": "2f115948aaaa-e400", "config": cfg, "status": "cancelled", "epochs_done": 69}
+    assert run_label(meta).endswith("mnist · 69 of 400 ep, cancelled · 2f1159-e400")
+    assert run_label({**meta, "status": "completed", "epochs_done": 400}).endswith("mnist · 400 ep · 2f1159-e400")

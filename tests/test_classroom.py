@@ -208,9 +208,9 @@ def test_pages_show_a_student_only_their_own_runs(embedded, monkeypatch):
             " ".join(s.options) for s in at.selectbox)
 
     seen = listed("alice", "app_pages/runs.py")
-    assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
+    assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
     seen = listed("alice", "app_pages/reconstructions.py")
-    assert a.run_id()[:8] in seen and b.run_id()[:8] not in seen
+    assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
     monkeypatch.setenv("AE_LAB_INSTRUCTORS", "teach")
     seen = listed("teach", "app_pages/runs.py")
-    assert a.run_id()[:8] in seen and b.run_id()[:8] in seen
+    assert a.run_id()[:6] in seen and b.run_id()[:6] in seen

@@ -67,7 +67,7 @@ def world(tmp_path_factory):
                 ids[k] = cb.submit(c)
                 assert be.wait(ids[k], timeout=240).status == "completed"
             run_ids[who] = ids
-            tokens[who] = {**{k: v[:6] for k, v in ids.items()},  # pages show a run id's first 6 or 8 digits
+            tokens[who] = {**{k: v[:6] for k, v in ids.items()},  # pages show at least a run id's first 6 digits
                            "dataset": dataset.removeprefix("upload-"), "file": f"{who}_secret"}
         yield env, tokens, run_ids
     finally:

@@ -24,7 +24,8 @@ def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log
 
 def _color(field: str, sort: Sequence[str] | None = None) -> alt.Color:
     """A nominal colour whose legend follows `sort` (e.g. β = 0, 0.5, 1, 4, 16 in numeric order), else Altair's."""
-    return alt.Color(f"{field}:N", title=field, sort=list(sort) if sort else "ascending")
+    return alt.Color(f"{field}:N", title=field, sort=list(sort) if sort else "ascending",
+                     legend=alt.Legend(labelLimit=320))  # Compare's run names are long: cut at 160 px they clash
 
 
 def numeric_order(labels: Sequence[str]) -> list[str]:

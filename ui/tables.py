@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from engine.jobs import JobInfo
+from engine.teaching.narration import short_id
 
 PIXELS = 784  # the held-out `mse01` is summed over an MNIST image's pixels
 METRIC_NAMES = {"recon": "reconstruction / image (its own loss units)", "kl": "KL / image (nats)",
@@ -62,11 +63,13 @@ def metrics_table(heldout: dict) -> pd.DataFrame:
                          "value": [round(float(v), 4) for _, v in items]})
 
 
-def short_name(run_id: str, cfg: dict) -> str:
-    """A run in a few characters, for legends: name, AE/VAE (with β), latent size, id."""
+def short_name(run_id: str, cfg: dict, history: dict | None = None) -> str:
+    """A run in a few characters, for legends: name, AE/VAE (with β, and where it was steered to), latent size,
+    id (with its epochs: runs of the same settings differ only there)."""
     kind = "VAE" if cfg.get("variational") else "AE"
-    beta = f" β={cfg.get('beta'):g}" if cfg.get("variational") else ""
-    return f"{cfg.get('name', '?')} {kind}{beta} z={cfg.get('latent_dim')} · {run_id[:6]}"
+    steered = [ev["value"] for ev in (history or {}).get("events") or [] if ev.get("kind") == "beta"]
+    beta = f" β={cfg.get('beta'):g}" + (f"→{steered[-1]:g}" if steered else "") if cfg.get("variational") else ""
+    return f"{cfg.get('name', '?')} {kind}{beta} z={cfg.get('latent_dim')} · {short_id(run_id)}"
 
 
 def comparison(runs: dict[str, tuple[dict, dict]]) -> tuple[list[dict], pd.DataFrame, list[dict]]:
@@ -74,7 +77,7 @@ def comparison(runs: dict[str, tuple[dict, dict]]) -> tuple[list[dict], pd.DataF
     on the rate–distortion plane)."""
     curves, table, plane = [], [], []
     for rid, (c, h) in runs.items():
-        name = short_name(rid, c)
+        name = short_name(rid, c, h)
         eps = h.get("epochs") or []
         for e in eps:
             held = e.get("heldout", {})

@@ -77,15 +77,29 @@ def completeness(latent_dim: float, pixels: int = PIXELS) -> str:
             "Add sparsity, noise or a contractive penalty so it learns something useful.")
 
 
+ENDED_SHORT = ("cancelled", "failed", "interrupted")  # a run that stopped before its planned epochs
+
+
+def short_id(run_id: str) -> str:
+    """A run id in a few characters that still tells runs apart: runs of the same settings share the hash and
+    differ in the epochs suffix ("37aa97566991-e150" -> "37aa97-e150")."""
+    base, sep, epochs = run_id.partition("-e")
+    return f"{base[:6]}{sep}{epochs}"
+
+
 def run_label(meta: dict, status: bool = False) -> str:
     """One line naming a run: preset/name, model, latent, dataset, epochs, id (and its status if asked:
-    leave it out of widget labels, which the browser does not refresh when only the status changes)."""
+    leave it out of widget labels, which the browser does not refresh when only the status changes). A run that
+    ended short says how many of its epochs it trained."""
     c = meta.get("config") or {}
     kind = "VAE" if c.get("variational") else "AE"
     limit = f" ({c['train_limit']:,} imgs)" if c.get("train_limit") else ""
     rid = meta.get("run_id", meta.get("job_id", ""))
+    epochs = f"{c.get('epochs', '?')} ep"
+    if meta.get("status") in ENDED_SHORT and meta.get("epochs_done") is not None:
+        epochs = f"{meta['epochs_done']} of {epochs}, {meta['status']}"
     text = (f"{c.get('name', '?')} · {str(c.get('arch', '?')).upper()} {kind} · z={c.get('latent_dim', '?')} · "
-            f"{c.get('dataset', '?')}{limit} · {c.get('epochs', '?')} ep · {rid[:8]}")
+            f"{c.get('dataset', '?')}{limit} · {epochs} · {short_id(rid)}")
     return f"[{meta.get('status', '?')}] {text}" if status else text
 
 
