@@ -153,6 +153,9 @@ def test_aggregate_posterior_uses_mu_plus_sigma_eps():
     assert abs(p["var_mu"] + p["mean_var"] - 1.0) < 0.03
     h = histogram(agg["z"])
     assert abs(sum(h["density"]) * h["width"] - 1) < 1e-5
+    shifted = aggregate(mu + torch.tensor([2.0, -2.0, 0.0]), logvar)["pooled"]  # dimensions with different means
+    assert abs(shifted["std_z"] ** 2 - (shifted["var_mu"] + shifted["mean_var"])) < 0.03, "std(z)² = the sum shown"
+    assert abs(shifted["std_mu"] ** 2 - shifted["var_mu"]) < 1e-6 and abs(shifted["std_mu"] - 0.6) < 0.02
     assert max(abs(a - b) for a, b in zip(h["density"], h["normal"], strict=True)) < 0.03
 
 

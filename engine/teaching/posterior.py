@@ -32,15 +32,18 @@ def aggregate(mu: torch.Tensor, logvar: torch.Tensor, seed: int = 0) -> dict:
     """One draw z = μ + σ·ε per image (the aggregate posterior) and the moments of μ, σ² and z.
 
     Returns {"z": (n, K), "mean_mu", "std_mu", "mean_z", "std_z", "mean_var": (K,) each, and pooled over
-    every dimension: "pooled": {"mean_z", "std_z", "std_mu", "var_mu", "mean_var"}}."""
+    every dimension: "pooled": {"mean_z", "std_z", "std_mu", "var_mu", "mean_var"}}. The pooled spreads are
+    per-dimension variances averaged (std = its square root), the estimator of the identity the page shows,
+    Var[z] = Var[μ] + E[σ²]: pooling all numbers around one overall mean would add the spread between the
+    dimensions' means, and std(z)² would no longer be the sum beside it."""
     mu, logvar = mu.float().cpu(), logvar.float().cpu()
     eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
     var = logvar.exp()
     z = mu + var.sqrt() * eps
-    var_mu = mu.var(0, unbiased=False)
-    pooled = {"mean_z": float(z.mean()), "std_z": float(z.std()), "std_mu": float(mu.std()),
+    var_mu, var_z = mu.var(0, unbiased=False), z.var(0, unbiased=False)
+    pooled = {"mean_z": float(z.mean()), "std_z": float(var_z.mean().sqrt()), "std_mu": float(var_mu.mean().sqrt()),
               "var_mu": float(var_mu.mean()), "mean_var": float(var.mean())}
-    return {"z": z, "mean_mu": mu.mean(0), "std_mu": var_mu.sqrt(), "mean_z": z.mean(0), "std_z": z.std(0),
+    return {"z": z, "mean_mu": mu.mean(0), "std_mu": var_mu.sqrt(), "mean_z": z.mean(0), "std_z": var_z.sqrt(),
             "mean_var": var.mean(0), "pooled": pooled}
 
 
