@@ -84,7 +84,7 @@ if not ising.is_cached(params):
     except (ValueError, Busy) as e:
         st.error(str(e))
         st.stop()
-    bar.empty()
+    st.rerun()  # drawn afresh from the stored set: not under "Not generated yet", the button and the spinner
 data = cached_set(params.key(), str(data_root()), params)
 
 name = params.name

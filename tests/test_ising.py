@@ -123,6 +123,8 @@ def test_page_generates_trains_and_plots(monkeypatch, tmp_path):
     at.run()
     at.button(key="gen").click().run()
     assert not at.exception and at.success
+    assert not [i for i in at.info if i.value.startswith("Not generated yet")], "not beside the set it generated"
+    assert not [b for b in at.button if b.key == "gen"]
     at.slider(key="ising_epochs").set_value(2)
     at.button(key="ising_train").click().run()
     assert not at.exception
