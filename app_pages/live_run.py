@@ -99,7 +99,7 @@ def metrics_row(lat: dict) -> None:
         col.metric(label, fmt.format(lat[key]) if applies and key in lat else "—")
 
 
-def charts(hist: dict, lat: dict, step: int) -> None:
+def charts(hist: dict, lat: dict, step: int, done: bool) -> None:
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         chart = loss_chart(hist)
@@ -119,7 +119,7 @@ def charts(hist: dict, lat: dict, step: int) -> None:
         st.markdown("**The loss being minimised**")
         loss_formulas(cfg, lat, f"at step {step}")
         st.markdown("**What is happening now**")
-        st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events")))
+        st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events"), done))
 
 
 def pictures(now) -> None:
@@ -153,7 +153,7 @@ def live() -> None:
     if phase(now) == "starting":  # polled 10× a second for a moment: only what the first point fills in
         st.caption("Starting: the first training step is on its way…")
     else:
-        charts(hist, now.latest or {}, now.step)
+        charts(hist, now.latest or {}, now.step, now.done)
         pictures(now)
     if phase(now) != phase(info):
         st.rerun()  # one full rerun: the poll period changes, buttons and steering switch to the finished state

@@ -111,6 +111,10 @@ def test_trend_text_explains_kl_rising_and_falling():
     assert "KL rising" in trend_text(rising, True) and "hates noise" in trend_text(rising, True)
     assert "KL falling" in trend_text(falling, True)
     assert "no KL term" in trend_text(rising, False)
+    ae = trend_text(rising, False, done=True)  # a finished job: what the curves did at its end, not "still learning"
+    assert "When training ended, the reconstruction loss was **falling**" in ae and "still learning to" not in ae
+    assert trend_text(falling, True, done=True).startswith("When training ended, reconstruction was **flat** and KL "
+                                                           "**falling** (β = 4).")
 
 
 def test_run_names_tell_runs_of_the_same_settings_apart_and_say_how_they_ended():

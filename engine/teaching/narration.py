@@ -23,18 +23,20 @@ def trend(values: list[float | None], rel: float = 0.02) -> str:
     return "flat"
 
 
-def trend_text(steps: list[dict], variational: bool, events: list[dict] | None = None) -> str:
-    """A few sentences (markdown) saying what the loss curves are doing right now, in the lecture's words."""
+def trend_text(steps: list[dict], variational: bool, events: list[dict] | None = None, done: bool = False) -> str:
+    """A few sentences (markdown) saying what the loss curves are doing right now, in the lecture's words (`done`:
+    the job has ended, so what they were doing at its end)."""
     if not steps:
         return "Waiting for the first training steps…"
     recon = trend([s.get("recon") for s in steps])
     if not variational:
-        return "\n\n".join(_ae_lines(steps, recon))
+        return "\n\n".join(_ae_lines(steps, recon, done))
     kl = trend([s.get("kl") for s in steps])
     last_kl = steps[-1].get("kl") or 0.0
     beta = steps[-1].get("beta")
-    lines = [f"Reconstruction is **{recon}**, KL is **{kl}** (β = {beta:g})." if beta is not None
-             else f"Reconstruction is **{recon}**, KL is **{kl}**."]
+    now = f"Reconstruction is **{recon}**, KL is **{kl}**" if not done else \
+        f"When training ended, reconstruction was **{recon}** and KL **{kl}**"
+    lines = [f"{now} (β = {beta:g})." if beta is not None else f"{now}."]
     if last_kl < 0.5 and len(steps) > 10:
         lines.append("**KL is almost 0**: the codes carry (nearly) no information about the image — every digit is "
                      "encoded as N(0, I) (*posterior collapse*). Reconstructions will look like an average digit. "
@@ -55,12 +57,19 @@ def trend_text(steps: list[dict], variational: bool, events: list[dict] | None =
     return "\n\n".join(lines)
 
 
-def _ae_lines(steps: list[dict], recon: str) -> list[str]:
+def _ae_lines(steps: list[dict], recon: str, done: bool = False) -> list[str]:
     """trend_text for a plain autoencoder (no KL term)."""
-    lines = [f"Reconstruction loss is **{recon}**." + (
-        " The autoencoder is still learning to compress and rebuild the digits." if recon == "falling" else
-        " It has (nearly) converged for this learning rate." if recon == "flat" else
-        " A rising training loss usually means the learning rate is too high."),
+    if done:
+        first = (f"When training ended, the reconstruction loss was **{recon}**." + (
+            " It was still learning: more epochs would rebuild the digits better." if recon == "falling" else
+            " It had (nearly) converged for this learning rate." if recon == "flat" else
+            " A rising training loss usually means the learning rate was too high."))
+    else:
+        first = (f"Reconstruction loss is **{recon}**." + (
+            " The autoencoder is still learning to compress and rebuild the digits." if recon == "falling" else
+            " It has (nearly) converged for this learning rate." if recon == "flat" else
+            " A rising training loss usually means the learning rate is too high."))
+    lines = [first,
         "A plain AE has **no KL term**: nothing arranges its latent space, so codes of different "
         "digits can sit anywhere with empty gaps between them (see the Latent space page)."]
     reg = [name for name in ("contractive", "sparsity") if any((s.get(name) or 0) > 0 for s in steps[-5:])]
