@@ -28,7 +28,7 @@ COLORS = {
     "contractive penalty": "#9467bd",
     "sparsity KL": "#8c564b",
     "total loss (minimised)": "#2ca02c",
-    "β in effect": "#d62728",
+    "β in effect": "#e377c2",  # not red: red dashed rules mark where β or the learning rate was changed
     "held-out reconstruction": "#0b3d91",
     "held-out KL": "#a04000",
 }
@@ -73,7 +73,9 @@ X_EPOCH = {"field": "progress", "type": "quantitative", "title": "epoch"}
 CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 
-def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> dict | None:
+# Heights hold the legend and the axes too (Streamlit fits the whole chart in them): at 170 the total loss's plot
+# was ~20 px tall with one y tick.
+def loss_chart(history, max_points: int = MAX_POINTS, height: int = 340) -> dict | None:
     """The tension chart: reconstruction (left axis) against KL — or, for an AE, its other regulariser —
     (right axis), each on its own scale, with held-out values as dots after each epoch and vertical
     rules where β or the learning rate was steered. `history` is a Store/Backend metrics dict
@@ -97,7 +99,7 @@ def loss_chart(history, max_points: int = MAX_POINTS, height: int = 300) -> dict
     return _with_rules(chart, events, steps, datasets, height)
 
 
-def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> dict | None:
+def total_chart(history, max_points: int = MAX_POINTS, height: int = 250) -> dict | None:
     """The total loss the optimizer minimises (left axis) and, for a VAE, β in effect (right axis, steps)."""
     steps, _, events = _steps_of(history)
     df = downsample(steps, max_points)
@@ -107,7 +109,7 @@ def total_chart(history, max_points: int = MAX_POINTS, height: int = 170) -> dic
     color = _color([TERM_NAMES["loss"], *([TERM_NAMES["beta"]] if with_beta else [])])
     chart = _line("loss", "left", color)
     if with_beta:
-        chart = {"layer": [chart, _line("beta", "right", color, dash=True)], "resolve": {"scale": {"y": "independent"}}}
+        chart = {"layer": [chart, _line("beta", "right", color)], "resolve": {"scale": {"y": "independent"}}}
     return _with_rules(chart, events, steps, {"steps": _records(df, ["loss", *(["beta"] if with_beta else [])])},
                        height)
 
@@ -140,12 +142,12 @@ def _y(field: str, name: str, orient: str, **axis) -> dict:
             "axis": {"orient": orient, "titleColor": COLORS[name], **axis}}
 
 
-def _line(term: str, orient: str, color: dict, dash: bool = False) -> dict:
+def _line(term: str, orient: str, color: dict) -> dict:
     """One training curve of the step points (dataset "steps"), on its own y axis."""
     name = TERM_NAMES[term]
     fmt = {"format": ".3~f"} if term == "beta" else {}
     mark = {"type": "line", "interpolate": "step-after" if term == "beta" else "linear"}
-    return {"data": {"name": "steps"}, "mark": {**mark, **({"strokeDash": [5, 3]} if dash else {})},
+    return {"data": {"name": "steps"}, "mark": mark,
             "transform": [{"calculate": f"datum[{json.dumps(term)}]", "as": "value"},
                           {"calculate": json.dumps(name), "as": "series"}],
             "encoding": {"x": X_EPOCH, "y": {**_y("value", name, orient, **fmt), "scale": {"zero": False}},
@@ -208,7 +210,7 @@ def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) 
     ).properties(height=height)
 
 
-def bar_chart(values: Sequence[float], title: str, labels: Sequence[str] | None = None, height: int = 180,
+def bar_chart(values: Sequence[float], title: str, labels: Sequence[str] | None = None, height: int = 240,
               x_title: str = "image") -> alt.Chart:
     """A small bar chart of one value per item (per-image error, KL per latent dimension, ...)."""
     labels = list(labels) if labels is not None else [str(i) for i in range(len(values))]
@@ -241,7 +243,7 @@ def marked_histogram(values: Sequence[float], marker: float, title: str, marker_
 SHAPE_COLORS = {"input": "#7f7f7f", "encoder": "#1f77b4", "code": "#d62728", "decoder": "#ff7f0e", "output": "#7f7f7f"}
 
 
-def shape_chart(rows: Sequence[dict], height: int = 200) -> dict:
+def shape_chart(rows: Sequence[dict], height: int = 280) -> dict:
     """The network's hourglass: numbers per image after each layer (`engine.teaching.shapes.layer_widths`), on a
     log scale so a 3-number code and 784 pixels fit one chart; the code in red. A plain Vega-Lite spec. Bars are
     numbered (an encoder and a decoder layer often have the same name) and start at 1 (a log scale has no 0)."""
@@ -250,7 +252,7 @@ def shape_chart(rows: Sequence[dict], height: int = 200) -> dict:
         "data": {"values": data}, "height": height, "mark": {"type": "bar"},
         "encoding": {
             "x": {"field": "step", "type": "nominal", "sort": None, "title": None,
-                  "axis": {"labelAngle": -30, "labelLimit": 160}},
+                  "axis": {"labelAngle": -35, "labelLimit": 160, "labelOverlap": False}},  # every bar named
             "y": {"field": "numbers", "type": "quantitative", "scale": {"type": "log"},
                   "title": "numbers per image"},
             "y2": {"datum": 1},

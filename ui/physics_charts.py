@@ -34,7 +34,8 @@ def latent_vs(df: pd.DataFrame, x: str, x_title: str, z: str, color: str, color_
     """Scatter of one latent coordinate against a physical quantity (Wetzel 2017, Fig. 3 style); with a
     line at the critical temperature `tc` if given."""
     pts = alt.Chart(df).mark_circle(size=14, opacity=0.5).encode(
-        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y(f"{z}:Q", title=z_title or f"latent {z}"),
+        x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),  # T starts at 1, not 0
+        y=alt.Y(f"{z}:Q", title=z_title or f"latent {z}"),
         color=alt.Color(f"{color}:Q", title=color_title, scale=alt.Scale(scheme="turbo")),
         tooltip=[alt.Tooltip("T:Q", format=".3f"), alt.Tooltip("abs_m:Q", title="|m|", format=".3f"),
                  alt.Tooltip(f"{z}:Q", format=".3f")])
