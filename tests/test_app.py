@@ -137,6 +137,11 @@ def test_preset_choice_fills_the_form():
     at.button[0].click().run()  # quick demo settings
     assert at.number_input(key="tr_epochs").value == 2
     assert at.number_input(key="tr_train_limit").value == 2000
+    assert any("Only 32 optimizer steps" in i.value and "grey blobs" in i.value for i in at.info), \
+        "the lecture's AE learns slowly: a quick demo says what to expect"
+    at.selectbox(key="tr_preset").set_value("seed-vae").run()
+    at.button[0].click().run()
+    assert not any("grey blobs" in i.value for i in at.info), "no such note for the VAE (its summed BCE learns fast enough)"
 
 
 # ---- a real run through the background backend ---------------------------------------------------------

@@ -18,6 +18,7 @@ CUSTOM = "custom"
 QUICK = {"epochs": 2, "train_limit": 2000}  # "Quick demo settings": a run that finishes in seconds on a CPU
 FREE = {"name", "epochs", "train_limit", "device", "seed", "dataset"}  # changing these keeps the preset's name
 BIG = 50_000_000  # parameters: warn that a laptop will struggle
+SLOW_AE_STEPS = 500  # fewer optimizer steps than this: an AE on the mean MSE still draws grey blobs (say so)
 
 
 def form_values(name: str) -> dict:
@@ -83,6 +84,12 @@ def check(cfg: RunConfig) -> tuple[list[str], list[str], int | None]:
         problems.append(cnn_problem(shape))
     if cfg.train_limit and n_train is not None and cfg.train_limit > n_train:
         notes.append(f"'{cfg.dataset}' has only {n_train:,} training images; all are used.")
+    used = min(n_train, cfg.train_limit or n_train) if n_train else 0
+    steps = cfg.epochs * -(-used // cfg.batch_size)  # batches per epoch, rounded up
+    if not cfg.variational and cfg.recon_reduction == "mean" and 0 < steps < SLOW_AE_STEPS:
+        notes.append(f"Only {steps:,} optimizer steps: an autoencoder trained on the mean squared error per pixel "
+                     "(the lecture's nn.MSELoss) learns slowly, so expect grey blobs, not digits. A few thousand "
+                     "steps (e.g. 20 epochs of all images) give rough digits; the lecture trains 100 epochs.")
     return problems, notes, None if problems else param_count(cfg, shape)
 
 
