@@ -141,7 +141,7 @@ def test_preset_choice_fills_the_form():
         "the lecture's AE learns slowly: a quick demo says what to expect"
     at.selectbox(key="tr_preset").set_value("seed-vae").run()
     at.button[0].click().run()
-    assert not any("grey blobs" in i.value for i in at.info), "no such note for the VAE (its summed BCE learns fast enough)"
+    assert not any("grey blobs" in i.value for i in at.info), "not for the VAE (its summed BCE learns fast enough)"
 
 
 # ---- a real run through the background backend ---------------------------------------------------------
