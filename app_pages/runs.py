@@ -12,7 +12,7 @@ from ui.backend import store
 from ui.background import cancel_button
 from ui.charts import epoch_chart
 from ui.nav import go, link
-from ui.runs import download_button, runs
+from ui.runs import download_button, heldout_count, runs
 from ui.state import RUN_KEY, select_run
 from ui.tables import merge_runs, metrics_table, overview, settings_table
 
@@ -103,7 +103,8 @@ with left:
     st.markdown("**Settings**")
     st.dataframe(settings_table(r["config"]), hide_index=True, width="stretch", height=260)
     if r["heldout"]:
-        st.markdown("**Final held-out metrics** (1,000 digits never trained on)")
+        n = heldout_count(r["config"].get("dataset", ""))
+        st.markdown(f"**Final held-out metrics** ({f'{n:,} ' if n else ''}held-out images, never trained on)")
         st.dataframe(metrics_table(r["heldout"]), hide_index=True, width="stretch")
 with right:
     hist = s.history(pick)

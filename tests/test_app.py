@@ -299,6 +299,7 @@ def test_runs_page_deletes_a_run_after_confirmation(store):
     at = app("app_pages/runs.py").run()
     no_exceptions(at)
     assert at.selectbox(key="runs_pick").value == rid
+    assert any("(100 held-out images, never trained on)" in m.value for m in at.markdown), "the dataset's own count"
     assert at.button(key="runs_delete").disabled, "delete needs the confirmation box"
     at.checkbox(key="runs_sure").check().run()
     at.button(key="runs_delete").click().run()
@@ -423,6 +424,21 @@ def test_latent_space_handles_1d_pca_and_cnn_runs(store, settings):
     no_exceptions(at)
     assert not at.error, [e.value for e in at.error]
     assert any("Draw a digit" in i.value for i in at.info), "an empty canvas asks for a drawing"
+
+
+def test_latent_space_pairs_the_opened_run_with_one_on_its_dataset(store):
+    """Interpolation compares an AE and a VAE on the same data: with a VAE opened on one dataset and the newest AE
+    on another, the AE side starts on an AE of the VAE's dataset (it said "Pick two runs trained on the same
+    dataset")."""
+    ae_same = trained(store, "seed-mlp-ae", latent_dim=2, seed=1)
+    vae = trained(store, "seed-vae", latent_dim=2, seed=2)
+    trained(store, "seed-mlp-ae", latent_dim=2, seed=3, dataset="synthetic-without-1")  # the newest AE
+    at = app("app_pages/latent_space.py")
+    at.session_state["selected_run"] = vae
+    at.run()
+    no_exceptions(at)
+    assert at.selectbox(key="lat_ip_ae").value == ae_same and at.selectbox(key="lat_ip_vae").value == vae
+    assert not any("same dataset" in w.value for w in at.warning)
 
 
 def test_latent_space_and_theory_survive_a_missing_checkpoint(store):

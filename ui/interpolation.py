@@ -22,7 +22,8 @@ from .heldout import heldout_images
 from .images import show_grid
 from .latent_charts import curve_layer, latent_map_chart, marker_layer
 from .pickers import run_picker
-from .runs import class_names, config_of, model_or_error, snapshot
+from .runs import class_names, config_of, model_or_error, runs, snapshot
+from .state import RUN_KEY
 
 STEPS = 10
 
@@ -71,13 +72,26 @@ def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor) -> None:
                "A rise in the middle means the path crossed space where the decoder makes no real digit.")
 
 
+def _partner(run_id: str | None, variational: bool) -> str | None:
+    """The newest run of the given kind trained on the same dataset as `run_id` (None if there is none)."""
+    cfg = config_of(run_id) if run_id else None
+    if cfg is None:
+        return None
+    return next((m["run_id"] for m in runs(variational=variational)
+                 if (m.get("config") or {}).get("dataset") == cfg.dataset), None)
+
+
 def interpolation_panel(key: str = "ip") -> None:
     """Pick an AE run and a VAE run and two held-out digits; see both paths decoded side by side."""
+    opened = st.session_state.get(RUN_KEY)  # the run the student opened; the other side starts on its dataset
+    kind = next((bool((m.get("config") or {}).get("variational")) for m in runs() if m["run_id"] == opened), None)
     left, right = st.columns(2)
     with left:
-        ae = run_picker("An AE run", key=f"{key}_ae", variational=False)
+        ae = run_picker("An AE run", key=f"{key}_ae", variational=False,
+                        default=_partner(opened, False) if kind else None)
     with right:
-        vae = run_picker("A VAE run", key=f"{key}_vae", variational=True)
+        vae = run_picker("A VAE run", key=f"{key}_vae", variational=True,
+                         default=_partner(opened, True) if kind is False else None)
     chosen = [r for r in (ae, vae) if r]
     if not chosen:
         return

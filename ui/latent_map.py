@@ -85,14 +85,15 @@ def show_decoded(model: Autoencoder, proj: dict, point: tuple[float, float], cod
     spacing = typical_spacing(xy)
     lab = int(labels[i])
     name = classes[lab] if classes is not None and lab < len(classes) else str(lab)
+    kind = f", a '{name}'" if classes is None or len(classes) > 1 else ""  # an unlabelled upload has one class
     a, b = st.columns(2)
     with a:
         show_grid(img, f"decoded at ({point[0]:.2f}, {point[1]:.2f})", nrow=1, scale=5)
     with b:
         if heldout_x is not None and i < len(heldout_x):
-            show_grid(heldout_x[i:i + 1], f"nearest real digit: held-out #{i}, a '{name}'", nrow=1, scale=5)
+            show_grid(heldout_x[i:i + 1], f"nearest held-out image: #{i}{kind}", nrow=1, scale=5)
         else:
-            st.caption(f"The nearest held-out code is #{i}, a '{name}' (its image could not be loaded).")
+            st.caption(f"The nearest held-out code is #{i}{kind} (its image could not be loaded).")
     ratio = d_map / spacing if spacing > 0 else float("nan")
     where = ("**among the data**" if ratio < 2 else "**at the edge of the data**" if ratio < 4 else
              "**in a hole**: no held-out digit is near")

@@ -72,6 +72,14 @@ def class_names(dataset: str) -> list[str] | None:
         return None
 
 
+def heldout_count(dataset: str) -> int | None:
+    """How many held-out images the dataset has (every epoch's held-out metrics use all of them), or None."""
+    try:
+        return len(load(dataset).test_x)
+    except Exception:  # noqa: BLE001 - an unavailable dataset only costs us the number
+        return None
+
+
 def checkpoint_mtime(run_id: str) -> float | None:
     """When the run's weights were last written (None: no checkpoint yet): the key of the caches below."""
     p = store().run_dir(run_id) / "state.pt"
