@@ -118,7 +118,7 @@ def charts(hist: dict, lat: dict, step: int, done: bool) -> None:
     with text_col:
         st.markdown("**The loss being minimised**")
         loss_formulas(cfg, lat, f"at step {step}")
-        st.markdown("**What is happening now**")
+        st.markdown("**What happened**" if done else "**What is happening now**")
         st.markdown(trend_text(hist.get("steps") or [], variational, hist.get("events"), done))
 
 

@@ -168,6 +168,7 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     assert elements(live, "vega_lite_chart"), "the loss chart is drawn"
     assert len(elements(live, "image")) >= 2, "reconstructions and samples of the last epoch"
     assert any("KL" in m.value for m in live.markdown), "the text beside the chart talks about KL"
+    assert any(m.value == "**What happened**" for m in live.markdown), "a finished job: not 'happening now'"
     tex = " ".join(x.value for x in live.latex)
     assert r"\mathrm{ELBO}" in tex and r"\beta\," in tex, "the ELBO and recon + β·KL beside the chart"
     assert r"\times" in tex and "= " in tex, "filled in with this run's numbers"
