@@ -66,10 +66,11 @@ with tab_c:
         rows += [r for r in compression_table(data.train_x[:1], x, {c.latent_dim: ms[k] for k, c in specs.items()}, KS)
                  if r["method"] == "autoencoder"]
     st.altair_chart(lines(rows, "k", "error", "method", "Held-out reconstruction error vs code size", log_y=True,
-                          x_title="code size k", y_title="squared error per image (pixels in [0, 1])"),
+                          x_title="code size k", y_title="squared error per image", height=320),
                     width="stretch")
     st.dataframe(pd.DataFrame(rows).pivot(index="k", columns="method", values="error").round(2))
-    st.caption("Same 1,000 held-out digits for both. Autoencoders: 784-256-k-256-784 MLPs, sigmoid output.")
+    st.caption("Same 1,000 held-out digits for both; the error is the squared error per image with pixels in [0, 1]. "
+               "Autoencoders: 784-256-k-256-784 MLPs, sigmoid output.")
 
 # ---- denoising -------------------------------------------------------------------------------------
 with tab_d:

@@ -33,6 +33,7 @@ def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypat
     monkeypatch.setattr(ising, "sample", lambda *a, **k: calls.append(a) or pytest.fail("sampled in the page"))
     at = _page("app_pages/ising.py")  # the page's default set (~530 M spin updates) is not generated yet
     assert "students may generate up to" in " ".join(w.value for w in at.warning)
+    assert "or train on it from the Train page (dataset 'ising')" in " ".join(w.value for w in at.warning)
     assert not [b for b in at.button if b.key == "gen"], "no Generate button to press"
     for key, v in (("ising_L", 8), ("ising_per", 50), ("ising_equil", 100), ("ising_gap", 1)):
         at.select_slider(key=key).set_value(v)

@@ -77,7 +77,7 @@ def _login(claims: dict, instructors: str = "prof@uni.edu", monkeypatch=None) ->
 
 @pytest.mark.parametrize("claims, expect", [
     ({"iss": ISS, "sub": "1", "email": "prof@uni.edu", "email_verified": True, "name": "P"},
-     "user=email:prof@uni.edu role=instructor shown=P (email:prof@uni.edu)"),
+     "user=email:prof@uni.edu role=instructor shown=P (prof@uni.edu)"),
     # the instructor's address, unverified: a student, known by issuer + subject
     ({"iss": ISS, "sub": "666", "email": "prof@uni.edu", "email_verified": False},
      f"user=oidc:{ISS}#666 role=student"),

@@ -89,6 +89,7 @@ def display_name() -> str:
     name, _ = current_user()
     shown = st.user.get("name") if classroom_enabled() and oidc_configured() else None
     shown = "".join(c for c in shown if c.isprintable())[:60].strip() if isinstance(shown, str) else ""
+    name = name.removeprefix("email:")  # a verified e-mail reads as itself
     return f"{shown} ({name})" if shown else name
 
 

@@ -16,7 +16,8 @@ def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log
     scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
     return (alt.Chart(df, title=title).mark_line(point=True)
-            .encode(x=alt.X(f"{x}:Q", title=x_title or x, scale=xscale),
+            .encode(x=alt.X(f"{x}:Q", title=x_title or x, scale=xscale,
+                            axis=alt.Axis(format="d", tickMinStep=1) if x == "epoch" else alt.Axis()),
                     y=alt.Y(f"{y}:Q", scale=scale, title=y_title or y),
                     color=_color(color, sort), tooltip=list(df.columns))
             .properties(height=height))
@@ -70,13 +71,15 @@ def anomaly_histogram(report: dict, score: str, anomaly: str, normal: str, title
     return histogram(rows, score, "digit", title)
 
 
-def roc_chart(curves: dict[str, dict], height: int = 300) -> alt.Chart:
+def roc_chart(curves: dict[str, dict], height: int = 380) -> alt.Chart:
     """ROC curves {name: {"fpr", "tpr", "auc"}} with the chance diagonal."""
     rows = [{"score": f"{name} (AUC {c['auc']:.3f})", "false positive rate": f, "true positive rate": t}
             for name, c in curves.items() for f, t in zip(c["fpr"], c["tpr"], strict=False)]
     df = pd.DataFrame(rows)
     line = (alt.Chart(df, title="ROC: anomalies caught vs normal digits flagged").mark_line()
-            .encode(x="false positive rate:Q", y="true positive rate:Q", color=alt.Color("score:N", title=None),
+            .encode(x="false positive rate:Q", y="true positive rate:Q",
+                    color=alt.Color("score:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical",
+                                                                            labelLimit=400)),
                     order="false positive rate:Q"))
     diag = alt.Chart(pd.DataFrame({"a": [0, 1], "b": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray").encode(
         x="a:Q", y="b:Q")
@@ -108,7 +111,7 @@ def error_bars(rows: Sequence[dict], y: str, title: str = "", x_title: str = "me
     return (bar + err).properties(height=alt.Step(42))
 
 
-def error_lines(rows: Sequence[dict], x: str, color: str, title: str = "", height: int = 220,
+def error_lines(rows: Sequence[dict], x: str, color: str, title: str = "", height: int = 300,
                 x_title: str | None = None, y_title: str = "mean") -> alt.Chart:
     """Curves of means with a vertical error bar (lo…hi) at every point: rows {x, color, "mean", "lo", "hi"}."""
     df = pd.DataFrame(list(rows))

@@ -70,7 +70,7 @@ def _mlp_cnn_findings(ev: dict, lab: dict) -> None:
         f"{pm(ev['cnn']['seeds'])}, {eq['relative']:.0%} apart. " +
         hedge(eq["separated"], f"The {better} reconstructs better",
               "About the same error: neither architecture wins on error") +
-        f" The CNN needs **{eq['weights_ratio']:.0f}× fewer weights**: it reuses its small filters at every position.\n"
+        f" The CNN needs **{eq['weights_ratio']:.1f}× fewer weights**: it reuses its small filters at every position.\n"
         f"- **What convolution buys** (digits moved {sh['pixels']} pixels): the error grows by {sh['mlp32']:.1f} for "
         f"the 32-number MLP and {sh['cnn']:.1f} for the CNN. " +
         hedge(sh["separated"], "The CNN copes better with moved digits",
@@ -139,8 +139,10 @@ def show_beta(ev: dict, size: str) -> None:
                                 title="Rate–distortion plane: one point per β", sort=order), width="stretch")
     with b:
         curves = [{**c, "β": f"{c['beta']:g}"} for c in ev["curves"]]
-        st.altair_chart(lines(curves, "epoch", "kl", "β", "Held-out KL per epoch", sort=order), width="stretch")
-        st.altair_chart(lines(curves, "epoch", "recon", "β", "Held-out reconstruction (BCE) per epoch", sort=order),
+        st.altair_chart(lines(curves, "epoch", "kl", "β", "Held-out KL per epoch", sort=order,
+                              y_title="KL (nats)"), width="stretch")
+        st.altair_chart(lines(curves, "epoch", "recon", "β", "Held-out reconstruction (BCE) per epoch", sort=order,
+                              y_title="reconstruction (BCE)"),
                         width="stretch")
     table = pd.DataFrame([{"β": r["beta"], "reconstruction": r["recon"], "KL": r["kl"], "pixel error": r["mse01"],
                            "posterior std σ": r["posterior_std"],

@@ -62,9 +62,11 @@ def ising_refusal(params: IsingParams) -> str | None:
     n = cost(params)
     if not _student() or n <= STUDENT_ISING_COST:
         return None
+    also = (" — or train on it from the Train page (dataset 'ising'): your training job samples it first"
+            if params == IsingParams() else "")
     return (f"generating this set takes about {n / 2e7:.0f} s of server time ({n:,} spin updates; students may "
             f"generate up to {STUDENT_ISING_COST:,}): pick a set generated already, or a smaller L, fewer "
-            "temperatures, samples or sweeps — or ask your instructor to generate it")
+            f"temperatures, samples or sweeps, or ask your instructor to generate it{also}")
 
 
 def graph_refusal(L: int, epochs: int, hidden: int, latent: int, seed: int) -> str | None:

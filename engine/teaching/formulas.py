@@ -228,7 +228,8 @@ def sample_cost(d: int | None = None, per_axis: float | None = None) -> str:
     head = r"N(d) = n^{d}"
     if d is None or per_axis is None:
         return head + r"\quad\text{(}n\text{ samples per axis, }d\text{ axes)}"
-    return head + rf" = {num(per_axis, 3)}^{{{d}}} = 10^{{{d * math.log10(per_axis):.1f}}}"
+    power = rf" = 10^{{{d * math.log10(per_axis):.1f}}}" if per_axis != 10 else ""  # 10^10 needs no 10^10.0
+    return head + rf" = {num(per_axis, 3)}^{{{d}}}{power}"
 
 
 def per_axis(n_samples: int | None = None, d: int | None = None) -> str:

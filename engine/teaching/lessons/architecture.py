@@ -3,7 +3,7 @@
 The lecture's pair differs in two things at once: the architecture and the code size (the MLP squeezes a digit
 into 3 numbers, the CNN keeps an 8×2×2 feature map, 32 numbers). A third run, the same MLP with a 32-number code,
 separates them: the bottleneck makes the blur; at equal code size the two architectures reconstruct about equally
-well and the CNN needs ~38× fewer weights. Arms with a small difference are trained at 3 seeds (error bars)."""
+well and the CNN needs ~38.5× fewer weights. Arms with a small difference are trained at 3 seeds (error bars)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ LESSONS: dict[str, Lesson] = {
         "mlp-cnn", "1 · MLP vs CNN autoencoder",
         "The lecture's MLP autoencoder blurs digits that its CNN keeps sharper. The blur comes from the MLP's "
         "3-number code: given the same 32-number code as the CNN, the MLP reconstructs about as well — and the CNN "
-        "does it with about 38× fewer weights. What the convolutions do buy: move the digits by 2 pixels and the "
+        "does it with about 38.5× fewer weights. What the convolutions do buy: move the digits by 2 pixels and the "
         "CNN's error grows about half as much as the MLP's.",
         "Three numbers cannot hold a digit's strokes, so the decoder draws a typical digit of that kind: a blur. The "
         "lecture's CNN keeps 32 numbers (an 8×2×2 feature map). An MLP needs a weight for every pixel–unit pair "
