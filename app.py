@@ -5,11 +5,12 @@ In classroom mode an unexpected error shows one line, never a stack trace: `clie
 "none" (also for errors in auto-refreshing fragments), and the router catches what a page raises, shows one
 line and logs the traceback on the server.
 
-It imports neither torch nor the engine, so Home is drawn at once; pages load what they need, under a spinner
-("Loading <page>…", shown once a page has taken 0.5 s) so a page never sits blank while PyTorch loads."""
+It imports neither torch nor the engine, so Home is drawn at once; the first other page loads them under a spinner
+("Loading <page>…", shown once that has taken 0.5 s) so a page never sits blank while PyTorch loads."""
 
 import logging
 import os
+import sys
 
 # Before anything imports torch in this process: OpenMP threads that spin while they wait made torch calls on the
 # pages 10-100× slower whenever the cores are shared (sessions, training jobs, browsers): 30 σ-ellipses of the
@@ -30,10 +31,14 @@ if classroom:  # the login gate and "signed in as" (classroom mode only: it load
     sidebar_user()
 page = st.navigation(sections(), expanded=True)
 st.set_page_config(page_title=f"{page.title} · AE & VAE lab", page_icon=page.icon)
-loading = st.spinner(f"Loading {page.title}…")  # a heavy page's first visit imports torch and the engine
+if page.url_path and "ui.runs" not in sys.modules:  # the first page after Home in this server process
+    # PyTorch and the engine load here, under a spinner, not inside the page: a page that ends with st.stop()
+    # ends its run's messages there, the spinner's own removal too, and the spinner stayed on the page.
+    with st.spinner(f"Loading {page.title}…"):
+        import ui.charts  # noqa: F401 - altair, pandas
+        import ui.runs  # noqa: F401 - torch, the engine, the job backend
 try:
-    with loading:
-        page.run()
+    page.run()
 except Exception as e:  # noqa: BLE001 - st.stop / st.rerun are BaseExceptions and pass through
     if not classroom:
         raise  # local mode: Streamlit shows the error with its details

@@ -279,6 +279,19 @@ def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(quick_lessons
         shoot(pg, name)
 
 
+def test_the_loading_spinner_goes_when_the_first_page_stops_early(server, chromium_page):
+    """The first page after start loads PyTorch under "Loading <page>…". Your data with no uploads ends with
+    st.stop(); with the spinner around the whole page run, Streamlit sent nothing after the stop, not even the
+    spinner's removal, and "Loading Your data…" stayed on the finished page."""
+    server, _ = server
+    pg = chromium_page
+    pg.goto(f"{server}/Your_data")
+    settle(pg)
+    no_exception(pg)
+    time.sleep(1.0)
+    assert pg.locator("[data-testid=stSpinner]").count() == 0, pg.inner_text("[data-testid=stMain]")[:300]
+
+
 def decoded_src(pg) -> str:
     """The src of the image the latent map decodes (its caption starts 'decoded at')."""
     img = pg.locator("[data-testid=stImage]", has_text="decoded at").locator("img").first
