@@ -281,6 +281,7 @@ def test_lessons_page_shows_evidence_of_cached_runs(trained, monkeypatch):
     at.sidebar.radio(key="lesson").set_value("vae-latent").run()
     assert not at.exception, at.exception
     assert len(at.dataframe) == 2  # the config difference (AE vs VAE) and the codes' statistics
+    assert any("the means carry std μ = (" in c.value for c in at.caption), "this VAE's numbers, not a rule"
 
 
 def test_compare_page(store):

@@ -122,7 +122,10 @@ def show_vae_latent(ev: dict, size: str) -> None:
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True)
     st.caption("The codes z = μ + σ·ε (one draw per digit: the aggregate posterior, what the prior is compared "
                "with; for the AE its code z). Distance from N(0, I) = average over dimensions of |mean| + |std − 1| "
-               "of those codes (0 = exactly the prior). std μ alone is below 1 in a good VAE: σ fills the rest.")
+               "of those codes (0 = exactly the prior). Var[z] = Var[μ] + E[σ²]: the means carry std μ = "
+               f"({ev['std_mu'][0]:.2f}, {ev['std_mu'][1]:.2f}) of this VAE's spread std z = ({ev['std'][0]:.2f}, "
+               f"{ev['std'][1]:.2f}) and σ adds the rest; a VAE whose codes match the prior (std z ≈ 1) has std μ "
+               "below 1.")
     latent_explorer(size, "vae-latent", "vae", ev)
 
 

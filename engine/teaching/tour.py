@@ -36,7 +36,8 @@ TOUR: tuple[TourStep, ...] = (
         "seen. What comes out?",
         ("A faithful copy of the shape", "Something digit-like: it draws what it knows", "A black image"), 1,
         "Squeezed through a narrow code, the network keeps only what digits have in common, so whatever goes in comes "
-        "out as a digit. An over-complete code with no penalty copies everything instead — hence the regularizers."),
+        "out as a digit. An over-complete code with no penalty copies such shapes instead (not pure noise: it varies "
+        "in directions no digit does, which the model never learned to pass) — hence the regularizers."),
     TourStep(
         "mlp-cnn", "MLP vs CNN", "mlp-cnn",
         "The lecture's MLP autoencoder (3-number code) blurs digits that its CNN (32-number code) keeps sharper. Give "
