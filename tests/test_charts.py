@@ -138,3 +138,20 @@ def test_run_names_tell_runs_of_the_same_settings_apart_and_say_how_they_ended()
     meta = {"run_id": "2f115948aaaa-e400", "config": cfg, "status": "cancelled", "epochs_done": 69}
     assert run_label(meta).endswith("mnist · 69 of 400 ep, cancelled · 2f1159-e400")
     assert run_label({**meta, "status": "completed", "epochs_done": 400}).endswith("mnist · 400 ep · 2f1159-e400")
+
+
+def test_a_digit_has_one_colour_on_every_latent_plot():
+    """Lessons 2 and 3 drew the codes twice, once in the Streamlit theme's colours (1 light blue, 7 yellow) and once
+    on the clickable map (1 orange, 7 pink): both now use the maps' scheme, in the order 0-9."""
+    import numpy as np
+
+    from ui.latent_charts import DIGIT_SCHEME, latent_map_chart
+    from ui.lesson_render import latent_plot
+
+    ev = {"z": torch.randn(20, 2), "labels": torch.arange(20) % 10}
+    plot = latent_plot(ev, "codes").to_dict()["encoding"]["color"]
+    spec = latent_map_chart(np.asarray(ev["z"]), np.asarray(ev["labels"]), ["z₁", "z₂"], [str(d) for d in range(10)],
+                            ((-3.0, 3.0), (-3.0, 3.0)), height=300)
+    layers = [layer for layer in spec["layer"] if "color" in layer.get("encoding", {})]
+    assert plot["scale"] == {"scheme": DIGIT_SCHEME} and plot["sort"] == [str(d) for d in range(10)]
+    assert layers and all(layer["encoding"]["color"]["scale"] == {"scheme": DIGIT_SCHEME} for layer in layers)

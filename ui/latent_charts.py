@@ -23,6 +23,7 @@ LEGEND_PICK = "legend_pick"  # a click on the legend highlights one class
 # Drawn on a canvas (ui.charts.CANVAS): as SVG (Streamlit's choice up to 2,000 points) a clickable map is ~3,600 DOM
 # nodes (the points and the 40×40 grid's cells); on a canvas the Latent space page took ~10 % less of the browser's
 # main thread (1.78 → 1.62 s, Chromium's TaskDuration). Clicks, the legend selection and tooltips work the same.
+DIGIT_SCHEME = "tableau10"  # the classes' colours on every latent map (the lessons' scatter plots too)
 Domain = tuple[tuple[float, float], tuple[float, float]]
 Spec = dict
 
@@ -61,7 +62,7 @@ def _class_names(labels, classes: Sequence[str] | None) -> tuple[list[str], list
 
 def _colors(order: Sequence[str] | None, legend: dict | None = None) -> dict:
     """Colour by class (tableau10), in the classes' order when given, the same on every layer."""
-    color = {"field": "class", "type": "nominal", "scale": {"scheme": "tableau10"}, "legend": legend}
+    color = {"field": "class", "type": "nominal", "scale": {"scheme": DIGIT_SCHEME}, "legend": legend}
     return {**color, "sort": list(order)} if order else color
 
 

@@ -23,9 +23,11 @@ def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log
             .properties(height=height))
 
 
-def _color(field: str, sort: Sequence[str] | None = None) -> alt.Color:
-    """A nominal colour whose legend follows `sort` (e.g. β = 0, 0.5, 1, 4, 16 in numeric order), else Altair's."""
+def _color(field: str, sort: Sequence[str] | None = None, scheme: str | None = None) -> alt.Color:
+    """A nominal colour whose legend follows `sort` (e.g. β = 0, 0.5, 1, 4, 16 in numeric order), else Altair's;
+    `scheme`: a Vega colour scheme instead of the Streamlit theme's colours."""
     return alt.Color(f"{field}:N", title=field, sort=list(sort) if sort else "ascending",
+                     scale=alt.Scale(scheme=scheme) if scheme else alt.Undefined,
                      legend=alt.Legend(labelLimit=320))  # Compare's run names are long: cut at 160 px they clash
 
 
@@ -41,13 +43,13 @@ def numeric_order(labels: Sequence[str]) -> list[str]:
 
 def scatter(rows: Sequence[dict], x: str, y: str, color: str | None = None, title: str = "", height: int = 300,
             x_title: str | None = None, y_title: str | None = None, label: str | None = None,
-            sort: Sequence[str] | None = None) -> alt.Chart:
+            sort: Sequence[str] | None = None, scheme: str | None = None) -> alt.Chart:
     df = pd.DataFrame(list(rows))
     enc = dict(x=alt.X(f"{x}:Q", title=x_title or x, scale=alt.Scale(zero=False)),
                y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=False)),
                tooltip=[c for c in df.columns if df[c].dtype != object or c in (color, label)])
     if color:
-        enc["color"] = _color(color, sort)
+        enc["color"] = _color(color, sort, scheme)
     pts = alt.Chart(df, title=title).mark_circle(size=60, opacity=0.8).encode(**enc).properties(height=height)
     if label:
         pts = pts + alt.Chart(df).mark_text(align="left", dx=7, dy=-7).encode(

@@ -11,6 +11,7 @@ from engine.teaching.lessons import LESSONS
 from engine.teaching.lessons.architecture import ARMS
 
 from .images import show_grid, show_row
+from .latent_charts import DIGIT_SCHEME
 from .lesson_charts import bars, error_lines, lines, numeric_order, scatter
 from .lesson_regularizers import show_regularizers
 from .lesson_view import hedge, latent_explorer, pm, spread_chart
@@ -21,7 +22,8 @@ SHORT = {"mlp": "MLP · 3 numbers", "mlp32": "MLP · 32 numbers", "cnn": "CNN ·
 def latent_plot(ev: dict, title: str):
     rows = [{"z₁": float(a), "z₂": float(b), "digit": str(int(c))}
             for (a, b), c in zip(ev["z"].tolist(), ev["labels"].tolist(), strict=True)]
-    return scatter(rows, "z₁", "z₂", color="digit", title=title, height=340, sort=[str(d) for d in range(10)])
+    return scatter(rows, "z₁", "z₂", color="digit", title=title, height=340, sort=[str(d) for d in range(10)],
+                   scheme=DIGIT_SCHEME)  # each digit in the colour the clickable maps give it
 
 
 # ---- 1 · MLP vs CNN ------------------------------------------------------------------------------------------
