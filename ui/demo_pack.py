@@ -64,7 +64,7 @@ def _poll(size: str) -> None:
     @st.fragment(run_every=REFRESH_S)
     def bar() -> None:
         ready, total, missing = _ready(size)
-        st.progress(ready / total, text=f"Preparing: {ready} of {total} runs ready")
+        st.progress(ready / total, text=f"Training: {ready} of {total} runs ready")  # the pack's, or a lesson's runs
         if not missing:
             st.rerun()
 
