@@ -4,56 +4,22 @@ viewing pages draw that run. (The chart and latent helpers the pages share: test
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from apptest import TIMEOUT, app, elements, no_exceptions, stop_backend
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"app_pages/train.py": "Train", "app_pages/live_run.py": "Live_run",  # page file: its URL path
          "app_pages/reconstructions.py": "Reconstructions", "app_pages/samples.py": "Samples",
          "app_pages/latent_space.py": "Latent_space", "app_pages/runs.py": "Runs",
          "app_pages/vae_theory.py": "VAE_theory"}
-TIMEOUT = 120
 
 
 @pytest.fixture(autouse=True)
 def _shutdown_backend():
     """Stop this test's worker processes (the autouse conftest fixture gave it its own checkpoint folder)."""
     yield
-    from engine.jobs import get_backend
-
-    be = get_backend()
-    if hasattr(be, "shutdown"):
-        be.shutdown()
-
-
-def app(path: str) -> AppTest:
-    """The app as `streamlit run app.py` serves it (its navigation), opened at page `path`.
-
-    A first run registers st.navigation's pages: AppTest finds a page by file only after it (the URL paths
-    differ from the file names)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    return at if path == "app.py" else at.run().switch_page(path)
-
-
-def no_exceptions(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def elements(at: AppTest, kind: str) -> list:
-    """Elements of one proto type anywhere in the tree (e.g. 'imgs', 'vega_lite_chart')."""
-    out = []
-
-    def walk(node):
-        if getattr(node, "type", None) == kind:
-            out.append(node)
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return out
+    stop_backend()
 
 
 def tiny_train_page(**settings) -> AppTest:
@@ -371,83 +337,3 @@ def test_train_page_draws_the_networks_hourglass_with_its_code_size():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["numbers in the code"] == "1,024" and metrics["input ÷ code"] == "0.766×"
     assert any("the code (red)" in c.value for c in at.caption)
-
-
-def trained(store, name: str = "seed-vae", **overrides) -> str:
-    from engine.core.presets import preset
-    from engine.core.trainer import train
-
-    return train(preset(name, **{"dataset": "synthetic", "epochs": 1, **overrides}), store=store).run_id
-
-
-def test_reconstructions_epoch_slider_is_each_runs_own(store):
-    """Sliding back to epoch 1 of one run does not carry over to the next run picked: it opens on its latest."""
-    first, second = trained(store, epochs=2, seed=1), trained(store, epochs=3, seed=2)
-    at = app("app_pages/reconstructions.py")
-    at.session_state["selected_run"] = first
-    at.run()
-    (slider,) = at.select_slider
-    assert slider.options == ["1", "2"] and slider.value == 2
-    slider.set_value(1).run()
-    at.selectbox(key="rec_run").set_value(second).run()
-    no_exceptions(at)
-    (slider,) = at.select_slider
-    assert slider.options == ["1", "2", "3"] and slider.value == 3
-    at.selectbox(key="rec_run").set_value(first).run()
-    assert at.select_slider[0].value == 2, "back on the first run: its latest (a widget not drawn is forgotten)"
-
-
-def test_vae_theory_page_measures_a_trained_vae(store):
-    rid = trained(store, latent_dim=3)
-    at = app("app_pages/vae_theory.py")
-    at.session_state["selected_run"] = rid
-    at.run()
-    no_exceptions(at)
-    assert not at.error, [e.value for e in at.error]
-    tex = " ".join(x.value for x in at.latex)
-    for piece in (r"p(X) = \sum_{Z}", r"q_\phi(Z|X)", r"\mathcal{U}[-a, a]", r"\text{measured: }",
-                  r"\mathrm{Var}[z]", r"\varepsilon", r"\nabla_\mu", r"N^{1/d}"):
-        assert piece in tex, piece
-    assert len(at.latex) >= 10
-    table = at.table[0].value
-    assert (table.loc["Normal(μ, σ).sample()", "∂L/∂μ"] == "none"
-            and table.loc["μ + σ·ε (trick)", "∂L/∂μ"] != "none"), table
-    assert any("layer-wise" in h.value for h in at.header)
-
-
-@pytest.mark.parametrize("settings", [dict(name="seed-vae", latent_dim=1), dict(name="seed-mlp-ae", latent_dim=5),
-                                      dict(name="seed-cnn-ae", latent_dim=2)])
-def test_latent_space_handles_1d_pca_and_cnn_runs(store, settings):
-    rid = trained(store, **settings)
-    at = app("app_pages/latent_space.py")
-    at.session_state["selected_run"] = rid
-    at.run()
-    no_exceptions(at)
-    assert not at.error, [e.value for e in at.error]
-    assert any("Draw a digit" in i.value for i in at.info), "an empty canvas asks for a drawing"
-
-
-def test_latent_space_pairs_the_opened_run_with_one_on_its_dataset(store):
-    """Interpolation compares an AE and a VAE on the same data: with a VAE opened on one dataset and the newest AE
-    on another, the AE side starts on an AE of the VAE's dataset (it said "Pick two runs trained on the same
-    dataset")."""
-    ae_same = trained(store, "seed-mlp-ae", latent_dim=2, seed=1)
-    vae = trained(store, "seed-vae", latent_dim=2, seed=2)
-    trained(store, "seed-mlp-ae", latent_dim=2, seed=3, dataset="synthetic-without-1")  # the newest AE
-    at = app("app_pages/latent_space.py")
-    at.session_state["selected_run"] = vae
-    at.run()
-    no_exceptions(at)
-    assert at.selectbox(key="lat_ip_ae").value == ae_same and at.selectbox(key="lat_ip_vae").value == vae
-    assert not any("same dataset" in w.value for w in at.warning)
-
-
-def test_latent_space_and_theory_survive_a_missing_checkpoint(store):
-    rid = trained(store, latent_dim=2)
-    store.state_path(rid).unlink()
-    for path in ("app_pages/latent_space.py", "app_pages/vae_theory.py"):
-        at = app(path)
-        at.session_state["selected_run"] = rid
-        at.run()
-        no_exceptions(at)
-        assert any("no checkpoint" in e.value for e in at.error), path
