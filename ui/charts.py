@@ -187,9 +187,12 @@ def _with_rules(chart: dict, events: Sequence[dict], steps: list, datasets: dict
     return {**chart, "height": height, "datasets": datasets, "usermeta": CANVAS}
 
 
+EPOCH_AXIS = alt.Axis(format="d", tickMinStep=1)  # whole epochs: one epoch reads "1", not "1.000000"
+
+
 def epoch_x(title: str | None = "epoch") -> alt.X:
-    """An x axis of whole epochs: ticks only at integers, so one epoch reads "1", not "1.000000"."""
-    return alt.X("epoch:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1))
+    """An x axis of whole epochs (EPOCH_AXIS)."""
+    return alt.X("epoch:Q", title=title, axis=EPOCH_AXIS)
 
 
 def epoch_chart(epochs: Sequence[dict], term: str = "recon", height: int = 220) -> alt.Chart | None:

@@ -72,26 +72,27 @@ def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor) -> None:
                "A rise in the middle means the path crossed space where the decoder makes no real digit.")
 
 
-def _partner(run_id: str | None, variational: bool) -> str | None:
-    """The newest run of the given kind trained on the same dataset as `run_id` (None if there is none)."""
-    cfg = config_of(run_id) if run_id else None
+def _defaults(opened: str | None) -> tuple[str | None, str | None]:
+    """(AE, VAE) runs the pickers start on: the opened run on its side, and on the other the newest run of that
+    kind trained on the same dataset (None: the pickers' own default)."""
+    metas = runs()
+    cfg = next((m.get("config") or {} for m in metas if m["run_id"] == opened), None)
     if cfg is None:
-        return None
-    return next((m["run_id"] for m in runs(variational=variational)
-                 if (m.get("config") or {}).get("dataset") == cfg.dataset), None)
+        return None, None
+    vae = bool(cfg.get("variational"))
+    other = next((m["run_id"] for m in metas if bool((m.get("config") or {}).get("variational")) != vae
+                  and (m.get("config") or {}).get("dataset") == cfg.get("dataset")), None)
+    return (opened, other) if not vae else (other, opened)
 
 
 def interpolation_panel(key: str = "ip") -> None:
     """Pick an AE run and a VAE run and two held-out digits; see both paths decoded side by side."""
-    opened = st.session_state.get(RUN_KEY)  # the run the student opened; the other side starts on its dataset
-    kind = next((bool((m.get("config") or {}).get("variational")) for m in runs() if m["run_id"] == opened), None)
+    ae_default, vae_default = _defaults(st.session_state.get(RUN_KEY))  # the other side on the opened run's data
     left, right = st.columns(2)
     with left:
-        ae = run_picker("An AE run", key=f"{key}_ae", variational=False,
-                        default=_partner(opened, False) if kind else None)
+        ae = run_picker("An AE run", key=f"{key}_ae", variational=False, default=ae_default)
     with right:
-        vae = run_picker("A VAE run", key=f"{key}_vae", variational=True,
-                         default=_partner(opened, True) if kind is False else None)
+        vae = run_picker("A VAE run", key=f"{key}_vae", variational=True, default=vae_default)
     chosen = [r for r in (ae, vae) if r]
     if not chosen:
         return

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from .charts import EPOCH_AXIS
+
 
 def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log_y: bool = False,
           height: int = 240, x_title: str | None = None, y_title: str | None = None,
@@ -17,7 +19,7 @@ def lines(rows: Sequence[dict], x: str, y: str, color: str, title: str = "", log
     xscale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
     return (alt.Chart(df, title=title).mark_line(point=True)
             .encode(x=alt.X(f"{x}:Q", title=x_title or x, scale=xscale,
-                            axis=alt.Axis(format="d", tickMinStep=1) if x == "epoch" else alt.Axis()),
+                            axis=EPOCH_AXIS if x == "epoch" else alt.Axis()),
                     y=alt.Y(f"{y}:Q", scale=scale, title=y_title or y),
                     color=_color(color, sort), tooltip=list(df.columns))
             .properties(height=height))

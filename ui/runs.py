@@ -64,20 +64,24 @@ def kl_per_dim(run_id: str) -> list[float] | None:
                 None)
 
 
-def class_names(dataset: str) -> list[str] | None:
-    """The dataset's class names, or None when it cannot be loaded (only the names are lost)."""
+def _dataset_or_none(dataset: str):
+    """The loaded dataset, or None when it cannot be loaded (what the callers show from it is then left out)."""
     try:
-        return load(dataset).classes
-    except Exception:  # noqa: BLE001 - an unavailable dataset only costs us the class names
+        return load(dataset)
+    except Exception:  # noqa: BLE001 - an unavailable dataset only costs a label
         return None
+
+
+def class_names(dataset: str) -> list[str] | None:
+    """The dataset's class names, or None when it cannot be loaded."""
+    d = _dataset_or_none(dataset)
+    return d.classes if d is not None else None
 
 
 def heldout_count(dataset: str) -> int | None:
     """How many held-out images the dataset has (every epoch's held-out metrics use all of them), or None."""
-    try:
-        return len(load(dataset).test_x)
-    except Exception:  # noqa: BLE001 - an unavailable dataset only costs us the number
-        return None
+    d = _dataset_or_none(dataset)
+    return len(d.test_x) if d is not None else None
 
 
 def checkpoint_mtime(run_id: str) -> float | None:

@@ -57,19 +57,20 @@ def trend_text(steps: list[dict], variational: bool, events: list[dict] | None =
     return "\n\n".join(lines)
 
 
+AE_TREND = {  # what a plain AE's reconstruction trend means: (while it trains, after training ended)
+    "falling": ("The autoencoder is still learning to compress and rebuild the digits.",
+                "It was still learning: more epochs would rebuild the digits better."),
+    "flat": ("It has (nearly) converged for this learning rate.", "It had (nearly) converged for this learning rate."),
+    "rising": ("A rising training loss usually means the learning rate is too high.",
+               "A rising training loss usually means the learning rate was too high."),
+}
+
+
 def _ae_lines(steps: list[dict], recon: str, done: bool = False) -> list[str]:
     """trend_text for a plain autoencoder (no KL term)."""
-    if done:
-        first = (f"When training ended, the reconstruction loss was **{recon}**." + (
-            " It was still learning: more epochs would rebuild the digits better." if recon == "falling" else
-            " It had (nearly) converged for this learning rate." if recon == "flat" else
-            " A rising training loss usually means the learning rate was too high."))
-    else:
-        first = (f"Reconstruction loss is **{recon}**." + (
-            " The autoencoder is still learning to compress and rebuild the digits." if recon == "falling" else
-            " It has (nearly) converged for this learning rate." if recon == "flat" else
-            " A rising training loss usually means the learning rate is too high."))
-    lines = [first,
+    head = f"When training ended, the reconstruction loss was **{recon}**." if done else \
+        f"Reconstruction loss is **{recon}**."
+    lines = [f"{head} {AE_TREND[recon][done]}",
         "A plain AE has **no KL term**: nothing arranges its latent space, so codes of different "
         "digits can sit anywhere with empty gaps between them (see the Latent space page)."]
     reg = [name for name in ("contractive", "sparsity") if any((s.get(name) or 0) > 0 for s in steps[-5:])]
