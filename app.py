@@ -1,5 +1,5 @@
 """The AE & VAE lab (`streamlit run app.py`): the router. It sets up the page, lets a classroom user log in,
-and runs the page the URL asks for (app_pages/, listed in ui/nav.py) under Streamlit's own navigation.
+and runs the page the URL asks for (pages/, listed in ui/nav.py) under Streamlit's own navigation.
 
 In classroom mode an unexpected error shows one line, never a stack trace: `client.showErrorDetails` is set to
 "none" (also for errors in auto-refreshing fragments), and the router catches what a page raises, shows one
@@ -19,14 +19,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402 - after the OpenMP setting above
 
-from ui.classroom import classroom_enabled
+from ui.access.mode import classroom_enabled
 from ui.nav import APP_ICON, sections
 
 st.set_page_config(page_title="AE & VAE lab", page_icon=APP_ICON, layout="wide")
 classroom = classroom_enabled()  # stops here, with one line, on a setting it cannot read (fails closed)
 if classroom:  # the login gate and "signed in as" (classroom mode only: it loads the engine)
     st.set_option("client.showErrorDetails", "none")
-    from ui.auth import sidebar_user
+    from ui.access.auth import sidebar_user
 
     sidebar_user()
 page = st.navigation(sections(), expanded=True)
@@ -35,7 +35,7 @@ if page.url_path and "ui.runs" not in sys.modules:  # the first page after Home 
     # PyTorch and the engine load here, under a spinner, not inside the page: a page that ends with st.stop()
     # ends its run's messages there, the spinner's own removal too, and the spinner stayed on the page.
     with st.spinner(f"Loading {page.title}…"):
-        import ui.charts  # noqa: F401 - altair, pandas
+        import ui.draw.charts  # noqa: F401 - altair, pandas
         import ui.runs  # noqa: F401 - torch, the engine, the job backend
 try:
     page.run()

@@ -31,7 +31,7 @@ def _page(path: str) -> AppTest:
 def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypatch):
     calls = []
     monkeypatch.setattr(ising, "sample", lambda *a, **k: calls.append(a) or pytest.fail("sampled in the page"))
-    at = _page("app_pages/ising.py")  # the page's default set (~530 M spin updates) is not generated yet
+    at = _page("pages/ising.py")  # the page's default set (~530 M spin updates) is not generated yet
     assert "students may generate up to" in " ".join(w.value for w in at.warning)
     assert "or train on it from the Train page (dataset 'ising')" in " ".join(w.value for w in at.warning)
     assert not [b for b in at.button if b.key == "gen"], "no Generate button to press"
@@ -41,7 +41,7 @@ def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypat
     assert not at.warning and [b for b in at.button if b.key == "gen"], "a small set: the student may generate it"
     assert not calls
     monkeypatch.setenv("AE_LAB_USER", "prof@uni.edu")
-    at = _page("app_pages/ising.py")
+    at = _page("pages/ising.py")
     assert not at.warning and [b for b in at.button if b.key == "gen"], "instructors generate any set"
 
 
@@ -49,7 +49,7 @@ def test_training_on_the_default_ising_set_leaves_its_sampling_to_the_job(monkey
     """The Train page checks a run on "ising" before the set exists without sampling it in the page's thread (it
     did: ~25 s of one core, with no slot and no student limit); the job generates it under the job limits."""
     monkeypatch.setattr(ising, "sample", lambda *a, **k: pytest.fail("sampled in the page"))
-    at = _page("app_pages/train.py")
+    at = _page("pages/train.py")
     at.selectbox(key="tr_dataset").set_value("ising").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("the training job samples it first" in i.value for i in at.info)
@@ -68,7 +68,7 @@ def test_training_on_the_default_ising_set_leaves_its_sampling_to_the_job(monkey
 def test_a_student_picks_a_set_generated_already():
     p = ising.IsingParams(L=8, temps=(1.5, 3.5), per_temp=20, chains=10, equil=10, gap=1)
     ising.generate(p)
-    at = _page("app_pages/ising.py")
+    at = _page("pages/ising.py")
     at.toggle(key="ising_old").set_value(True).run()
     assert not at.exception and not at.warning
     assert f"Dataset **{p.name}**" in " ".join(s.value for s in at.success)
@@ -78,7 +78,7 @@ def _refusals():
     import streamlit as st
 
     from engine.data.ising import IsingParams
-    from ui.limits import graph_refusal, ising_refusal
+    from ui.classroom.limits import graph_refusal, ising_refusal
 
     st.write(f"{ising_refusal(IsingParams())} | {graph_refusal(16, 500, 64, 16, 0)} | "
              f"{graph_refusal(16, 200, 64, 16, 0)} | {graph_refusal(5, 100, 16, 2, 0)} | "
@@ -98,17 +98,17 @@ def test_the_server_checks_what_the_widgets_allow(user, expect, monkeypatch):
 
 
 def test_page_work_waits_for_a_free_slot_then_says_the_server_is_busy(monkeypatch):
-    import ui.limits
-    from ui.limits import PAGE_WORK_SLOTS, Busy, _slots, bounded
+    import ui.classroom.limits
+    from ui.classroom.limits import PAGE_WORK_SLOTS, Busy, _slots, bounded
 
-    monkeypatch.setattr(ui.limits, "PAGE_WORK_WAIT_S", 0.2)
+    monkeypatch.setattr(ui.classroom.limits, "PAGE_WORK_WAIT_S", 0.2)
     slots = _slots(PAGE_WORK_SLOTS)
     for _ in range(PAGE_WORK_SLOTS):  # other students' work holds every slot
         assert slots.acquire(timeout=5)
     try:
         with pytest.raises(Busy, match="busy with other students' sampling: try again"), bounded("sampling"):
             pytest.fail("ran without a slot")
-        at = _page("app_pages/graph_ae.py")
+        at = _page("pages/graph_ae.py")
         at.number_input(key="g_seed").set_value(4321).run()  # settings nobody trained: no cached result
         at.button(key="g_train").click().run()
         assert not at.exception and "busy with other students' graph training" in at.error[0].value

@@ -9,9 +9,9 @@ import torch
 def test_per_epoch_charts_tick_whole_epochs():
     """A run of one epoch put ticks at 0.99, 1.00, 1.01 (labelled "1.000000"): every per-epoch x axis ticks only
     at integers and prints them as integers."""
-    from ui.charts import epoch_chart
-    from ui.physics_charts import history_chart
-    from ui.theory_charts import dynamics_charts
+    from ui.draw.charts import epoch_chart
+    from ui.draw.physics import history_chart
+    from ui.draw.theory import dynamics_charts
 
     one = [{"epoch": 1, "train": {"recon": 90.0, "kl": 20.0}, "heldout": {"recon": 95.0, "kl": 21.0,
                                                                          "posterior_std": 0.4}}]
@@ -23,7 +23,7 @@ def test_per_epoch_charts_tick_whole_epochs():
 
 
 def test_loss_chart_downsamples_and_marks_beta_changes():
-    from ui.charts import MAX_POINTS, downsample, loss_chart, total_chart
+    from ui.draw.charts import MAX_POINTS, downsample, loss_chart, total_chart
 
     steps = [{"epoch": 1 + i // 1000, "step": i + 1, "progress": (i + 1) / 1000, "recon": 200 - i / 100,
               "kl": 5 + i / 500, "contractive": 0.0, "sparsity": 0.0, "loss": 205.0, "beta": 1.0 if i < 1500 else 2.0,
@@ -61,7 +61,7 @@ def test_latent_map_specs_are_valid_vega_lite():
     import numpy as np
     from altair.vegalite.v6.schema.core import TopLevelSpec
 
-    from ui.latent_charts import (
+    from ui.latent_map.layers import (
         PICK,
         PICK_POINT,
         curve_layer,
@@ -122,7 +122,7 @@ def test_run_names_tell_runs_of_the_same_settings_apart_and_say_how_they_ended()
     400-epoch run into one line when names cut the id to its first 6 digits. A cancelled run says how far it got,
     and a steered β shows where it was steered to."""
     from engine.teaching.narration import run_label, short_id
-    from ui.tables import comparison, short_name
+    from ui.draw.tables import comparison, short_name
 
     cfg = {"name": "seed-vae", "variational": True, "beta": 1.0, "latent_dim": 20, "arch": "mlp",
            "dataset": "mnist", "epochs": 400}
@@ -145,8 +145,8 @@ def test_a_digit_has_one_colour_on_every_latent_plot():
     on the clickable map (1 orange, 7 pink): both now use the maps' scheme, in the order 0-9."""
     import numpy as np
 
-    from ui.latent_charts import DIGIT_SCHEME, latent_map_chart
-    from ui.lesson_render import latent_plot
+    from ui.latent_map.layers import DIGIT_SCHEME, latent_map_chart
+    from ui.lessons.render import latent_plot
 
     ev = {"z": torch.randn(20, 2), "labels": torch.arange(20) % 10}
     plot = latent_plot(ev, "codes").to_dict()["encoding"]["color"]

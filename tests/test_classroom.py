@@ -133,13 +133,13 @@ def test_isolation_quotas_and_shared_cache_over_embedded(embedded):
     assert alice.snapshot(t)["recon"].shape == (16, 1, 28, 28)
 
 
-# ---- ui/auth.py: who is using the app ----------------------------------------------------------------------
+# ---- ui/access/auth.py: who is using the app ----------------------------------------------------------------------
 
 
 def _whoami():
     import streamlit as st
 
-    from ui.auth import current_user
+    from ui.access.auth import current_user
 
     name, role = current_user()
     st.write(f"user={name} role={role}")
@@ -207,10 +207,10 @@ def test_pages_show_a_student_only_their_own_runs(embedded, monkeypatch):
         return " ".join(str(df.value.to_dict()) for df in at.dataframe) + " ".join(
             " ".join(s.options) for s in at.selectbox)
 
-    seen = listed("alice", "app_pages/runs.py")
+    seen = listed("alice", "pages/runs.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
-    seen = listed("alice", "app_pages/reconstructions.py")
+    seen = listed("alice", "pages/reconstructions.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
     monkeypatch.setenv("AE_LAB_INSTRUCTORS", "teach")
-    seen = listed("teach", "app_pages/runs.py")
+    seen = listed("teach", "pages/runs.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] in seen

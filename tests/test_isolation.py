@@ -105,7 +105,7 @@ def page_as(claims: dict, page: str, **state) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.secrets["auth"] = AUTH
     at.user = dict(claims)
-    at.run().switch_page(f"app_pages/{page}.py")
+    at.run().switch_page(f"pages/{page}.py")
     for k, v in state.items():
         at.session_state[k] = v
     at.run()

@@ -256,7 +256,7 @@ def test_every_lesson_has_claim_why_and_specs():
 def _app(page: str):
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=120)
+    return AppTest.from_file(str(ROOT / "pages" / page), default_timeout=120)
 
 
 def test_lessons_page_renders_without_runs():

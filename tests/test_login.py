@@ -60,7 +60,7 @@ def test_instructors_match_verified_emails_and_exact_subjects_only():
 def _whoami():
     import streamlit as st
 
-    from ui.auth import current_user, display_name
+    from ui.access.auth import current_user, display_name
 
     name, role = current_user()
     st.write(f"user={name} role={role} shown={display_name()}")
@@ -122,7 +122,7 @@ def test_unreadable_classroom_settings_stop_the_app(env, enabled, message, monke
                                              ("0", None, False), ("off", False, False), ("", None, False),
                                              (None, True, True), (None, False, False), (None, None, False)])
 def test_readable_classroom_settings(env, enabled, on):
-    from ui.classroom import classroom_setting
+    from ui.access.mode import classroom_setting
 
     assert classroom_setting(env, enabled) is on
 
@@ -139,13 +139,13 @@ def test_an_exception_on_a_page_shows_one_line_in_classroom_mode(monkeypatch):
     monkeypatch.setattr(ui.runs, "runs", broken)
     monkeypatch.setenv("AE_LAB_CLASSROOM", "1")
     monkeypatch.setenv("AE_LAB_USER", "alice")
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("app_pages/compare.py").run()
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/compare.py").run()
     assert config.get_option("client.showErrorDetails") == "none"
     assert not at.exception
     assert len(at.error) == 1 and "Something went wrong on this page (RuntimeError)" in at.error[0].value
     assert "secret" not in at.error[0].value and "\n" not in at.error[0].value
     monkeypatch.setenv("AE_LAB_CLASSROOM", "0")  # local mode: the developer sees the exception itself
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("app_pages/compare.py").run()
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/compare.py").run()
     assert at.exception
 
 

@@ -47,7 +47,7 @@ def prepared(pack, monkeypatch) -> Path:
 def _app():
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(str(ROOT / "app_pages" / "lessons.py"), default_timeout=300)
+    return AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=300)
 
 
 def _ok(at) -> None:
@@ -85,7 +85,7 @@ def test_tour_follows_the_lecture_and_its_answers_are_the_lessons():
 
 
 def test_beta_order_is_numeric():
-    from ui.lesson_charts import numeric_order
+    from ui.draw.plots import numeric_order
 
     assert numeric_order(["16", "4", "0.5", "0", "1", "4"]) == ["0", "0.5", "1", "4", "16"]
     assert numeric_order(["b", "10", "2"]) == ["2", "10", "b"]
@@ -187,7 +187,7 @@ def test_prepare_button_in_local_mode_submits_the_pack(monkeypatch):
 
             raise JobError("unknown")
 
-    monkeypatch.setattr("ui.demo_pack.try_user_backend", lambda: Fake())
+    monkeypatch.setattr("ui.lessons.demo_pack.try_user_backend", lambda: Fake())
     at = _app().run()
     _ok(at)
     assert "0 of" in " ".join(p.proto.text for p in at.get("progress"))

@@ -9,7 +9,7 @@ from engine.core.config import RunConfig
 from engine.jobs import ACTIVE, Backend, JobError
 from engine.teaching.narration import fmt_seconds
 
-from .auth import try_user_backend
+from .access.auth import try_user_backend
 from .backend import store
 from .runs import submit
 

@@ -1,4 +1,4 @@
-"""The app's pages in one table: file (in app_pages/), title, icon, URL and a one-line description, grouped
+"""The app's pages in one table: file (in pages/), title, icon, URL and a one-line description, grouped
 in the sidebar's sections. app.py hands `sections()` to st.navigation; pages link to each other with
 `link(key)` and `go(key)`. No engine import: the router and Home stay light."""
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "app_pages"
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 APP_ICON = ":material/neurology:"
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    file: str  # in app_pages/
+    file: str  # in pages/
     title: str  # the sidebar label
     icon: str  # a Material icon (bundled with Streamlit, so it renders offline)
     url_path: str  # "" for Home (served at /)

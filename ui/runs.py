@@ -13,7 +13,7 @@ from engine.jobs import JobError
 from engine.teaching.applications import anomaly_report, elbo_scores, recon_scores
 from engine.teaching.export import export_zip
 
-from .auth import try_user_backend, visible_run_ids
+from .access.auth import try_user_backend, visible_run_ids
 from .backend import store
 from .state import select_run
 

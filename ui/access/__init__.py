@@ -1,0 +1,1 @@
+"""Who is using the app: classroom mode or local, the login gate, roles."""

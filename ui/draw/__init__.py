@@ -1,0 +1,1 @@
+"""Drawing only: charts, image grids, tables and formulas (no runs, no login)."""

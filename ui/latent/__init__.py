@@ -1,0 +1,1 @@
+"""The Latent space page's own panels: draw your own digit, AE vs VAE interpolation."""
