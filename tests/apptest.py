@@ -19,6 +19,13 @@ def stop_backend() -> None:
         be.shutdown()
 
 
+def page_file(key: str) -> str:
+    """The script of page `key` (ui.nav), relative to the repository, as AppTest.switch_page takes it."""
+    from ui.nav import PATHS
+
+    return str(PATHS[key].relative_to(ROOT))
+
+
 def app(path: str) -> AppTest:
     """The app as `streamlit run app.py` serves it (its navigation), opened at page `path`.
 

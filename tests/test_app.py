@@ -9,10 +9,10 @@ import torch
 from apptest import TIMEOUT, app, elements, no_exceptions, stop_backend
 from streamlit.testing.v1 import AppTest
 
-PAGES = {"pages/train.py": "Train", "pages/live_run.py": "Live_run",  # page file: its URL path
-         "pages/reconstructions.py": "Reconstructions", "pages/samples.py": "Samples",
-         "pages/latent_space.py": "Latent_space", "pages/runs.py": "Runs",
-         "pages/vae_theory.py": "VAE_theory"}
+PAGES = {"pages/train/train.py": "Train", "pages/train/live_run.py": "Live_run",  # page file: its URL path
+         "pages/inspect/reconstructions.py": "Reconstructions", "pages/inspect/samples.py": "Samples",
+         "pages/inspect/latent_space.py": "Latent_space", "pages/train/runs.py": "Runs",
+         "pages/learn/vae_theory.py": "VAE_theory"}
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def _shutdown_backend():
 
 def tiny_train_page(**settings) -> AppTest:
     """The Train page with a seconds-long run configured: synthetic data, 1 epoch, 2-D latent VAE."""
-    at = app("pages/train.py").run()
+    at = app("pages/train/train.py").run()
     no_exceptions(at)
     at.selectbox(key="tr_dataset").set_value("synthetic")
     values = {"tr_epochs": 1, "tr_latent_dim": 2, "tr_train_limit": 0, "tr_batch_size": 64, **settings}
@@ -93,7 +93,7 @@ def test_bad_hidden_sizes_text_is_explained():
 
 
 def test_preset_choice_fills_the_form():
-    at = app("pages/train.py").run()
+    at = app("pages/train/train.py").run()
     at.selectbox(key="tr_preset").set_value("seed-mlp-ae").run()
     no_exceptions(at)
     assert at.radio(key="tr_variational").value is False
@@ -126,7 +126,7 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     state = {JOB_KEY: jid, RUN_KEY: jid}
 
     # Live run: the finished job with its chart, metrics and snapshot pictures (no auto-refresh any more).
-    live = app("pages/live_run.py")
+    live = app("pages/train/live_run.py")
     live.session_state[JOB_KEY] = jid
     live.run()
     no_exceptions(live)
@@ -139,8 +139,8 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
     assert r"\mathrm{ELBO}" in tex and r"\beta\," in tex, "the ELBO and recon + β·KL beside the chart"
     assert r"\times" in tex and "= " in tex, "filled in with this run's numbers"
 
-    for path, min_images in (("pages/reconstructions.py", 1), ("pages/samples.py", 2),
-                             ("pages/latent_space.py", 2), ("pages/runs.py", 0)):
+    for path, min_images in (("pages/inspect/reconstructions.py", 1), ("pages/inspect/samples.py", 2),
+                             ("pages/inspect/latent_space.py", 2), ("pages/train/runs.py", 0)):
         page = app(path)
         for k, v in state.items():
             page.session_state[k] = v
@@ -148,9 +148,9 @@ def test_train_page_launches_a_run_and_every_page_shows_it():
         no_exceptions(page)
         assert len(elements(page, "image")) >= min_images, path
         assert not page.error, (path, [e.value for e in page.error])
-        if path == "pages/reconstructions.py":
+        if path == "pages/inspect/reconstructions.py":
             assert any(r"\mathrm{err}(x)" in x.value for x in page.latex), "the error formula beside its bars"
-    latent = app("pages/latent_space.py")
+    latent = app("pages/inspect/latent_space.py")
     latent.session_state[RUN_KEY] = jid
     latent.run()
     assert any("2-D latent, drawn directly" in m.value for m in latent.markdown)
@@ -206,7 +206,7 @@ def test_live_run_waiting_for_the_first_point_draws_only_what_it_fills_in(monkey
             return hist
 
     monkeypatch.setattr(ui.access.auth, "try_user_backend", lambda: Backend())
-    at = app("pages/live_run.py").run()
+    at = app("pages/train/live_run.py").run()
     no_exceptions(at)
     assert any("first training step is on its way" in c.value for c in at.caption)
     assert not at.latex and not at.get("vega_lite_chart"), "nothing redrawn 10× a second that waits for points"
@@ -229,7 +229,7 @@ def test_live_run_steers_cancels_and_resumes_a_running_job():
 
     be = backend()
     jid = be.submit(preset("seed-vae", dataset="synthetic", epochs=300, latent_dim=2, batch_size=32))
-    at = app("pages/live_run.py")
+    at = app("pages/train/live_run.py")
     at.session_state[JOB_KEY] = jid
     at.run()
     no_exceptions(at)
@@ -263,7 +263,7 @@ def test_runs_page_deletes_a_run_after_confirmation(store):
 
     cfg = preset("seed-mlp-ae", dataset="synthetic", epochs=1, latent_dim=2)
     rid = train(cfg, store=store).run_id
-    at = app("pages/runs.py").run()
+    at = app("pages/train/runs.py").run()
     no_exceptions(at)
     assert at.selectbox(key="runs_pick").value == rid
     assert any("(100 held-out images, never trained on)" in m.value for m in at.markdown), "the dataset's own count"
@@ -279,7 +279,7 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
     from engine.core.trainer import train
 
     rid = train(preset("seed-vae", dataset="synthetic", epochs=1, latent_dim=4), store=store).run_id
-    at = app("pages/samples.py")
+    at = app("pages/inspect/samples.py")
     at.session_state["selected_run"] = rid
     at.run()
     no_exceptions(at)
@@ -292,7 +292,7 @@ def test_samples_page_draws_fresh_samples_and_rejects_a_negative_seed(store):
 
 
 def test_train_page_shows_the_lecture_listing_beside_print_model():
-    at = app("pages/train.py").run()
+    at = app("pages/train/train.py").run()
     no_exceptions(at)
     assert not at.code, "the listings are drawn only once their expander is opened"
     at.session_state["tr_code_open"] = True  # as a click on the expander (on_change="rerun")
@@ -329,7 +329,7 @@ def test_train_page_draws_the_networks_hourglass_with_its_code_size():
     assert spec["encoding"]["y"]["scale"]["type"] == "log" and spec["encoding"]["y2"] == {"datum": 1}, \
         "log-scale bars need a base above 0, or Vega draws none"
 
-    at = app("pages/train.py").run()
+    at = app("pages/train/train.py").run()
     no_exceptions(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["numbers in the code"] == "20" and metrics["input ÷ code"] == "39.2×"

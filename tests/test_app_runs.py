@@ -23,7 +23,7 @@ def trained(store, name: str = "seed-vae", **overrides) -> str:
 def test_reconstructions_epoch_slider_is_each_runs_own(store):
     """Sliding back to epoch 1 of one run does not carry over to the next run picked: it opens on its latest."""
     first, second = trained(store, epochs=2, seed=1), trained(store, epochs=3, seed=2)
-    at = app("pages/reconstructions.py")
+    at = app("pages/inspect/reconstructions.py")
     at.session_state["selected_run"] = first
     at.run()
     (slider,) = at.select_slider
@@ -39,7 +39,7 @@ def test_reconstructions_epoch_slider_is_each_runs_own(store):
 
 def test_vae_theory_page_measures_a_trained_vae(store):
     rid = trained(store, latent_dim=3)
-    at = app("pages/vae_theory.py")
+    at = app("pages/learn/vae_theory.py")
     at.session_state["selected_run"] = rid
     at.run()
     no_exceptions(at)
@@ -59,7 +59,7 @@ def test_vae_theory_page_measures_a_trained_vae(store):
                                       dict(name="seed-cnn-ae", latent_dim=2)])
 def test_latent_space_handles_1d_pca_and_cnn_runs(store, settings):
     rid = trained(store, **settings)
-    at = app("pages/latent_space.py")
+    at = app("pages/inspect/latent_space.py")
     at.session_state["selected_run"] = rid
     at.run()
     no_exceptions(at)
@@ -74,7 +74,7 @@ def test_latent_space_pairs_the_opened_run_with_one_on_its_dataset(store):
     ae_same = trained(store, "seed-mlp-ae", latent_dim=2, seed=1)
     vae = trained(store, "seed-vae", latent_dim=2, seed=2)
     trained(store, "seed-mlp-ae", latent_dim=2, seed=3, dataset="synthetic-without-1")  # the newest AE
-    at = app("pages/latent_space.py")
+    at = app("pages/inspect/latent_space.py")
     at.session_state["selected_run"] = vae
     at.run()
     no_exceptions(at)
@@ -85,7 +85,7 @@ def test_latent_space_pairs_the_opened_run_with_one_on_its_dataset(store):
 def test_latent_space_and_theory_survive_a_missing_checkpoint(store):
     rid = trained(store, latent_dim=2)
     store.state_path(rid).unlink()
-    for path in ("pages/latent_space.py", "pages/vae_theory.py"):
+    for path in ("pages/inspect/latent_space.py", "pages/learn/vae_theory.py"):
         at = app(path)
         at.session_state["selected_run"] = rid
         at.run()

@@ -158,7 +158,7 @@ def test_image_upload_validation():
 def test_applications_page_renders_without_runs():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "pages" / "applications.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "pages" / "beyond" / "applications.py"), default_timeout=120).run()
     assert not at.exception, at.exception
     assert len(at.tabs) == 4
     assert any(b.label.startswith("▶ Train") for b in at.button)
@@ -168,7 +168,7 @@ def test_applications_page_with_trained_runs(anomaly_runs, mstore, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(mstore.root))
-    at = AppTest.from_file(str(ROOT / "pages" / "applications.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "pages" / "beyond" / "applications.py"), default_timeout=120).run()
     at.sidebar.toggle[0].set_value(True).run()
     assert not at.exception, at.exception
     aucs = [m for m in at.metric if m.label.startswith("AUC")]

@@ -31,7 +31,7 @@ def _page(path: str) -> AppTest:
 def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypatch):
     calls = []
     monkeypatch.setattr(ising, "sample", lambda *a, **k: calls.append(a) or pytest.fail("sampled in the page"))
-    at = _page("pages/ising.py")  # the page's default set (~530 M spin updates) is not generated yet
+    at = _page("pages/beyond/ising.py")  # the page's default set (~530 M spin updates) is not generated yet
     assert "students may generate up to" in " ".join(w.value for w in at.warning)
     assert "or train on it from the Train page (dataset 'ising')" in " ".join(w.value for w in at.warning)
     assert not [b for b in at.button if b.key == "gen"], "no Generate button to press"
@@ -41,7 +41,7 @@ def test_a_student_cannot_generate_a_big_ising_set_but_can_a_small_one(monkeypat
     assert not at.warning and [b for b in at.button if b.key == "gen"], "a small set: the student may generate it"
     assert not calls
     monkeypatch.setenv("AE_LAB_USER", "prof@uni.edu")
-    at = _page("pages/ising.py")
+    at = _page("pages/beyond/ising.py")
     assert not at.warning and [b for b in at.button if b.key == "gen"], "instructors generate any set"
 
 
@@ -49,7 +49,7 @@ def test_training_on_the_default_ising_set_leaves_its_sampling_to_the_job(monkey
     """The Train page checks a run on "ising" before the set exists without sampling it in the page's thread (it
     did: ~25 s of one core, with no slot and no student limit); the job generates it under the job limits."""
     monkeypatch.setattr(ising, "sample", lambda *a, **k: pytest.fail("sampled in the page"))
-    at = _page("pages/train.py")
+    at = _page("pages/train/train.py")
     at.selectbox(key="tr_dataset").set_value("ising").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("the training job samples it first" in i.value for i in at.info)
@@ -68,7 +68,7 @@ def test_training_on_the_default_ising_set_leaves_its_sampling_to_the_job(monkey
 def test_a_student_picks_a_set_generated_already():
     p = ising.IsingParams(L=8, temps=(1.5, 3.5), per_temp=20, chains=10, equil=10, gap=1)
     ising.generate(p)
-    at = _page("pages/ising.py")
+    at = _page("pages/beyond/ising.py")
     at.toggle(key="ising_old").set_value(True).run()
     assert not at.exception and not at.warning
     assert f"Dataset **{p.name}**" in " ".join(s.value for s in at.success)
@@ -108,7 +108,7 @@ def test_page_work_waits_for_a_free_slot_then_says_the_server_is_busy(monkeypatc
     try:
         with pytest.raises(Busy, match="busy with other students' sampling: try again"), bounded("sampling"):
             pytest.fail("ran without a slot")
-        at = _page("pages/graph_ae.py")
+        at = _page("pages/beyond/graph_ae.py")
         at.number_input(key="g_seed").set_value(4321).run()  # settings nobody trained: no cached result
         at.button(key="g_train").click().run()
         assert not at.exception and "busy with other students' graph training" in at.error[0].value

@@ -207,10 +207,10 @@ def test_pages_show_a_student_only_their_own_runs(embedded, monkeypatch):
         return " ".join(str(df.value.to_dict()) for df in at.dataframe) + " ".join(
             " ".join(s.options) for s in at.selectbox)
 
-    seen = listed("alice", "pages/runs.py")
+    seen = listed("alice", "pages/train/runs.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
-    seen = listed("alice", "pages/reconstructions.py")
+    seen = listed("alice", "pages/inspect/reconstructions.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] not in seen
     monkeypatch.setenv("AE_LAB_INSTRUCTORS", "teach")
-    seen = listed("teach", "pages/runs.py")
+    seen = listed("teach", "pages/train/runs.py")
     assert a.run_id()[:6] in seen and b.run_id()[:6] in seen

@@ -36,7 +36,7 @@ def damaged(store) -> str:
 
 
 def _runs_page(rid: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/runs.py")
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/train/runs.py")
     at.session_state["selected_run"] = rid
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -98,7 +98,7 @@ def test_keeping_an_upload_on_a_full_disk_says_so(monkeypatch):
         raise DiskFull("disk full: the server has no space left to keep this dataset; ask your instructor to free some")
 
     monkeypatch.setattr(uploads, "save", full)
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/your_data.py").run()
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/beyond/your_data.py").run()
     b = io.BytesIO()
     np.save(b, (np.random.default_rng(0).random((30, 8, 8)) * 255).astype(np.uint8))
     at.file_uploader(key="upload_file").upload("d.npy", b.getvalue()).run()

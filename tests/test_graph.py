@@ -80,7 +80,7 @@ def test_page_trains_and_shows_auc():
     from streamlit.testing.v1 import AppTest
 
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
-    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/graph_ae.py").run()
+    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/beyond/graph_ae.py").run()
     assert not at.exception
     at.button(key="g_train").click().run()
     assert not at.exception

@@ -114,7 +114,7 @@ def test_page_generates_trains_and_plots(monkeypatch, tmp_path):
 
     monkeypatch.setenv("AE_LAB_DATA", str(tmp_path / "data"))  # the worker process finds the set here too
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
-    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/ising.py").run()
+    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/beyond/ising.py").run()
     assert not at.exception
     at.select_slider(key="ising_L").set_value(16)
     at.slider(key="ising_nt").set_value(6)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest import page_file
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -105,7 +106,7 @@ def page_as(claims: dict, page: str, **state) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.secrets["auth"] = AUTH
     at.user = dict(claims)
-    at.run().switch_page(f"pages/{page}.py")
+    at.run().switch_page(page_file(page))
     for k, v in state.items():
         at.session_state[k] = v
     at.run()

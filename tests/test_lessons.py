@@ -260,7 +260,7 @@ def _app(page: str):
 
 
 def test_lessons_page_renders_without_runs():
-    at = _app("lessons.py").run()
+    at = _app("learn/lessons.py").run()
     assert not at.exception, at.exception
     assert any("Claim" in i.value for i in at.info)
     assert any(b.label.startswith("▶ Train") for b in at.button)
@@ -271,7 +271,7 @@ def test_lessons_page_renders_without_runs():
 
 def test_lessons_page_shows_evidence_of_cached_runs(trained, monkeypatch):
     monkeypatch.setenv("AE_LAB_CHECKPOINTS", str(trained("cpu").root))
-    at = _app("lessons.py")
+    at = _app("learn/lessons.py")
     at.run()
     at.sidebar.radio(key="lesson").set_value("mlp-cnn").run()
     assert not at.exception, at.exception
@@ -287,12 +287,12 @@ def test_lessons_page_shows_evidence_of_cached_runs(trained, monkeypatch):
 def test_compare_page(store):
     from engine.core.trainer import train
 
-    at = _app("compare.py").run()
+    at = _app("inspect/compare.py").run()
     assert not at.exception and any("No finished runs" in i.value for i in at.info)
     for beta in (0.5, 4.0):
         train(preset("seed-vae", dataset="synthetic", epochs=1, beta=beta), store=store)
     train(preset("seed-mlp-ae", dataset="synthetic", epochs=1), store=store)
-    at = _app("compare.py").run()
+    at = _app("inspect/compare.py").run()
     assert not at.exception, at.exception
     assert len(at.multiselect[0].value) == 3
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3

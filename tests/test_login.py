@@ -139,13 +139,13 @@ def test_an_exception_on_a_page_shows_one_line_in_classroom_mode(monkeypatch):
     monkeypatch.setattr(ui.runs, "runs", broken)
     monkeypatch.setenv("AE_LAB_CLASSROOM", "1")
     monkeypatch.setenv("AE_LAB_USER", "alice")
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/compare.py").run()
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/inspect/compare.py").run()
     assert config.get_option("client.showErrorDetails") == "none"
     assert not at.exception
     assert len(at.error) == 1 and "Something went wrong on this page (RuntimeError)" in at.error[0].value
     assert "secret" not in at.error[0].value and "\n" not in at.error[0].value
     monkeypatch.setenv("AE_LAB_CLASSROOM", "0")  # local mode: the developer sees the exception itself
-    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/compare.py").run()
+    at = AppTest.from_file(APP, default_timeout=120).run().switch_page("pages/inspect/compare.py").run()
     assert at.exception
 
 

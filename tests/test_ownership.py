@@ -115,7 +115,7 @@ def test_your_data_page_lists_and_removes_only_the_students_own(monkeypatch):
     monkeypatch.setenv("AE_LAB_USER", "bob@uni.edu")  # $AE_LAB_USER e-mails read as verified: email:bob@uni.edu
     uploads.save(uploads.prepare("bob.npy", _npy(2)), owner="email:bob@uni.edu")
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
-    at = AppTest.from_file(app, default_timeout=120).run().switch_page("pages/your_data.py").run()
+    at = AppTest.from_file(app, default_timeout=120).run().switch_page("pages/beyond/your_data.py").run()
     assert not at.exception
     assert at.selectbox(key="upload_pick").options == [f"bob.npy · 1 × 8 × 8 · 34 train / 6 held-out · {b}"]
     at.button(key="upload_remove").click().run()

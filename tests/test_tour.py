@@ -47,7 +47,7 @@ def prepared(pack, monkeypatch) -> Path:
 def _app():
     from streamlit.testing.v1 import AppTest
 
-    return AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=300)
+    return AppTest.from_file(str(ROOT / "pages" / "learn" / "lessons.py"), default_timeout=300)
 
 
 def _ok(at) -> None:

@@ -170,7 +170,7 @@ def test_page_rejects_bad_file_and_trains_a_good_one(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     app = os.path.join(os.path.dirname(__file__), "..", "app.py")
-    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/your_data.py").run()
+    at = AppTest.from_file(app, default_timeout=300).run().switch_page("pages/beyond/your_data.py").run()
     assert not at.exception
     at.file_uploader(key="upload_file").upload("bad.npy", b"garbage").run()
     assert not at.exception

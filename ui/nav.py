@@ -1,6 +1,12 @@
-"""The app's pages in one table: file (in pages/), title, icon, URL and a one-line description, grouped
-in the sidebar's sections. app.py hands `sections()` to st.navigation; pages link to each other with
-`link(key)` and `go(key)`. No engine import: the router and Home stay light."""
+"""The app's pages in one table: file, title, icon, URL and a one-line description, grouped in the sidebar's
+sections. app.py hands `sections()` to st.navigation; pages link to each other with `link(key)` and `go(key)`.
+No engine import: the router and Home stay light.
+
+Each section's scripts live in a folder of pages/ (pages/learn/home.py, ...), none in pages/ itself. Streamlit
+decides once per server process, before any script runs, whether `pages/` exists; if it does, the first script
+run of a fresh server goes through its automatic multipage mode, which lists and runs every pages/*.py. With no
+script directly in pages/, that list is app.py alone: the sidebar never shows it, and no page can run without
+the router (and its login gate) in front of it."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ APP_ICON = ":material/neurology:"
 
 @dataclass(frozen=True)
 class PageSpec:
-    file: str  # in pages/
+    file: str  # in pages/<its section's folder>/
     title: str  # the sidebar label
     icon: str  # a Material icon (bundled with Streamlit, so it renders offline)
     url_path: str  # "" for Home (served at /)
@@ -58,13 +64,16 @@ SECTIONS: dict[str, dict[str, PageSpec]] = {
         "graph_ae": PageSpec("graph_ae.py", "Graph AE", ":material/hub:", "Graph_AE", "an autoencoder for graphs"),
     },
 }
+FOLDERS = {"Learn": "learn", "Train & watch": "train", "Inspect": "inspect", "Beyond": "beyond"}  # in pages/
 PAGES: dict[str, PageSpec] = {key: spec for section in SECTIONS.values() for key, spec in section.items()}
+PATHS: dict[str, Path] = {key: PAGES_DIR / FOLDERS[name] / spec.file
+                          for name, section in SECTIONS.items() for key, spec in section.items()}
 
 
 def page(key: str) -> st.Page:
     """The st.Page of page `key` (equal to the one app.py registers, so links and switch_page find it)."""
     s = PAGES[key]
-    return st.Page(PAGES_DIR / s.file, title=s.title, icon=s.icon, url_path=s.url_path or None,
+    return st.Page(PATHS[key], title=s.title, icon=s.icon, url_path=s.url_path or None,
                    default=not s.url_path)
 
 
