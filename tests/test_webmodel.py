@@ -10,6 +10,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,15 @@ def test_what_the_browser_cannot_run_is_refused_in_one_line(model, why):
     assert not fits(model)
 
 
+def test_a_diverged_run_is_refused_by_export():
+    model = build_model(preset("seed-vae"))
+    with torch.no_grad():
+        model.decoder[0].weight[3, 4] = float("nan")
+    assert fits(model), "fits() reads no weights: it says whether the layers and the size can go"
+    with pytest.raises(WebExportError, match="not all finite"):
+        export(model)
+
+
 def test_a_plane_of_the_wrong_shape_is_refused():
     model = build_model(preset("seed-vae"))
     with pytest.raises(WebExportError, match=r"mean of shape \(20,\) and a basis of shape \(2, 20\)"):
@@ -234,3 +244,16 @@ def test_browser_kernels_equal_pytorch_for_every_architecture(fixtures):
     assert re.search(r"^# fail 0$", done.stdout, re.M) and re.search(r"^# skipped 0$", done.stdout, re.M), out
     passed = int(re.search(r"^# pass (\d+)$", done.stdout, re.M).group(1))
     assert passed >= len(names) + 8, out
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (Debian's nodejs): nothing to benchmark")
+def test_the_kernel_benchmark_prints_both_models_beside_pytorch():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts/bench_webmodel.py"), "--calls", "3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("seed-vae", "conv-vae"):
+        assert re.search(rf"^{name} +decode +[0-9.]+ / [0-9.]+ +[0-9.]+ / [0-9.]+ +[0-9.]+×$", done.stdout, re.M), \
+            done.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts/bench_webmodel.py"), "--calls", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--calls must be between 1 and 100000, got 0" in bad.stderr

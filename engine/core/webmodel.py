@@ -86,7 +86,7 @@ class _Writer:
     def add(self, name: str, t: torch.Tensor | None) -> str | None:
         if t is None:
             return None
-        t = t.detach().to("cpu", torch.float32).contiguous()  # C order, whatever the memory format in training
+        t = t.detach()  # copied to float32 C order (whatever the memory format in training) only by export()
         n = t.numel() * 4
         self.tensors[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [self.size, self.size + n]}
         self.blobs.append(t)
@@ -148,50 +148,78 @@ def _leaves(m: nn.Module, name: str):
         yield name, m
 
 
-@torch.no_grad()
-def _ops(w: _Writer, m: nn.Module, name: str, in_shape: tuple[int, ...],
-         device: torch.device) -> tuple[list[dict], tuple[int, ...]]:
-    """The ops of `m` for one input of `in_shape` (no batch axis); each op carries its shapes, traced with a
-    zero input through the layers themselves, so the browser allocates every buffer once."""
+def _window(size: int, k: int, stride: int, pad: int, dil: int, name: str) -> int:
+    """Output length of a convolution or pooling window over `size` (torch's floor formula)."""
+    n = (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    if n < 1:
+        raise WebExportError(f"{name}: its window does not fit an input of size {size}")
+    return n
+
+
+def _out_shape(m: nn.Module, op: dict | None, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
+    """The layer's output shape for one input of `shape` (no batch axis), by torch's formulas: no arithmetic on
+    the weights (a batch-1 transposed conv takes tens of ms on a busy server; meta tensors import ~4 s of
+    torch._decomp on their first use). Refuses an input the layer cannot take."""
+    def need(ok: bool, what: str):
+        if not ok:
+            raise WebExportError(f"{name}: expects {what}, gets an input of shape {list(shape)}")
+
+    if isinstance(m, nn.Linear):
+        need(shape == (m.in_features,), f"{m.in_features} numbers")
+        return (m.out_features,)
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.MaxPool2d):
+        need(len(shape) == 3 and (isinstance(m, nn.MaxPool2d) or shape[0] == m.in_channels), "a (C, H, W) image")
+        if isinstance(m, nn.ConvTranspose2d):
+            hw = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, k, s, p, d, o in zip(
+                shape[1:], op["kernel"], op["stride"], op["padding"], op["dilation"], op["output_padding"],
+                strict=True)]
+            need(min(hw) >= 1, "a larger image")
+        else:
+            hw = [_window(n, k, s, p, d, name) for n, k, s, p, d in zip(
+                shape[1:], op["kernel"], op["stride"], op["padding"], op["dilation"], strict=True)]
+        return (shape[0] if isinstance(m, nn.MaxPool2d) else m.out_channels, *hw)
+    if isinstance(m, nn.Flatten):
+        return (math.prod(shape),)
+    if isinstance(m, nn.Unflatten):
+        size = tuple(int(n) for n in m.unflattened_size)
+        need(len(shape) >= 1 and math.prod(size) == shape[0], f"{math.prod(size)} numbers to unflatten")
+        return (*size, *shape[1:])
+    return shape  # elementwise
+
+
+def _ops(w: _Writer, m: nn.Module, name: str, in_shape: tuple[int, ...]) -> tuple[list[dict], tuple[int, ...]]:
+    """The ops of `m` for one input of `in_shape` (no batch axis); each op carries its shapes, so the browser
+    allocates every buffer once."""
     ops = []
-    x = torch.zeros((1, *in_shape), device=device)
+    shape = tuple(in_shape)
     for leaf_name, leaf in _leaves(m, name):
-        before = tuple(x.shape[1:])
-        op = _op(w, leaf, leaf_name)  # refuses an unknown layer before running it
-        x = _run(leaf, x, leaf_name)
+        op = _op(w, leaf, leaf_name)  # refuses an unknown layer
+        out = _out_shape(leaf, op, shape, leaf_name)
         if op is not None:
-            op.update(in_shape=list(before), out_shape=list(x.shape[1:]))
+            op.update(in_shape=list(shape), out_shape=list(out))
             ops.append(op)
-    return ops, tuple(x.shape[1:])
+        shape = out
+    return ops, shape
 
 
 def _parts(model: Autoencoder, w: _Writer) -> dict:
     """The image shape (traced through the decoder) and the decoder's and encoder's op lists."""
-    k, dev = model.latent_dim, model.device
-    dec, shape = _ops(w, model.decoder, "decoder", (k,), dev)
+    k = model.latent_dim
+    dec, shape = _ops(w, model.decoder, "decoder", (k,))
     if len(shape) != 3:
         raise WebExportError(f"the browser draws images of shape (C, H, W); this decoder gives {list(shape)}")
     if model.variational:
-        body, h = _ops(w, model.body, "body", shape, dev)
-        mu, mu_out = _ops(w, model.fc_mu, "fc_mu", h, dev)
-        logvar, lv_out = _ops(w, model.fc_logvar, "fc_logvar", h, dev)
+        body, h = _ops(w, model.body, "body", shape)
+        mu, mu_out = _ops(w, model.fc_mu, "fc_mu", h)
+        logvar, lv_out = _ops(w, model.fc_logvar, "fc_logvar", h)
         outs = [mu_out, lv_out]
     else:
-        body, z = _ops(w, model.encoder, "encoder", shape, dev)
+        body, z = _ops(w, model.encoder, "encoder", shape)
         mu = logvar = None
         outs = [z]
     if any(tuple(o) != (k,) for o in outs):
         raise WebExportError(f"the encoder gives {[list(o) for o in outs]}, not codes of {k} numbers")
     return {"image": list(shape), "decoder": dec, "encoder": body, "mu": mu, "logvar": logvar}
-
-
-def _run(m: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
-    try:
-        with torch.no_grad():
-            return m(x)
-    except (RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WebExportError(f"{name} does not run on one input of the traced shape: {first}") from None
 
 
 def _plane(w: _Writer, projection, k: int) -> dict | None:
@@ -206,7 +234,7 @@ def _plane(w: _Writer, projection, k: int) -> dict | None:
     return {"mean": w.add("plane.mean", mean), "basis": w.add("plane.basis", basis)}
 
 
-def _build(model: Autoencoder, projection) -> tuple[bytes, _Writer]:
+def _build(model: Autoencoder, projection, check_finite: bool = True) -> tuple[bytes, _Writer]:
     """The header (padded) and the writer holding the tensors."""
     if not isinstance(model, Autoencoder):
         raise WebExportError(f"only an engine Autoencoder can be exported to the browser, not {type(model).__name__}")
@@ -216,7 +244,7 @@ def _build(model: Autoencoder, projection) -> tuple[bytes, _Writer]:
               "variational": bool(model.variational), "output": model.output,
               "pixels": {"scale": 0.5, "shift": 0.5} if model.output == "tanh" else {"scale": 1.0, "shift": 0.0},
               **parts, "plane": _plane(w, projection, model.latent_dim), "tensors": w.tensors}
-    if not all(math.isfinite(float(t.abs().max())) for t in w.blobs if t.numel()):
+    if check_finite and not all(bool(torch.isfinite(t).all()) for t in w.blobs):
         raise WebExportError("the model's weights are not all finite (a diverged run): decode it on the server")
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-(8 + len(text)) % ALIGN)
@@ -224,13 +252,15 @@ def _build(model: Autoencoder, projection) -> tuple[bytes, _Writer]:
 
 
 def payload_size(model: Autoencoder, projection=None) -> int:
-    """The number of bytes `export(model, projection=projection)` returns (the header is built, the weights not)."""
-    text, w = _build(model, projection)
+    """The number of bytes `export(model, projection=projection)` returns (the header is built, the weights are
+    neither copied nor read)."""
+    text, w = _build(model, projection, check_finite=False)
     return 8 + len(text) + w.size
 
 
 def fits(model: Autoencoder, projection=None) -> bool:
-    """Whether the model can go to the browser: exportable at all, and its payload at most MAX_WEB_BYTES."""
+    """Whether the model can go to the browser: layers the browser runs, and a payload of at most MAX_WEB_BYTES.
+    (export() still refuses weights that are not finite, a diverged run: catch WebExportError around it.)"""
     try:
         return payload_size(model, projection) <= MAX_WEB_BYTES
     except WebExportError:
@@ -246,5 +276,5 @@ def export(model: Autoencoder, projection=None) -> bytes:
         raise WebExportError(f"this model is {size / 1e6:.1f} MB as weights for the browser, over the "
                              f"{MAX_WEB_BYTES / 1e6:.1f} MB cap: the page decodes it on the server instead")
     # numpy's '<f4' makes the bytes little-endian on any machine
-    blobs = [t.numpy().astype("<f4", copy=False).tobytes() for t in w.blobs]
+    blobs = [t.to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes() for t in w.blobs]
     return b"".join([struct.pack("<Q", len(text)), text, *blobs])
