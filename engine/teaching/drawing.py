@@ -84,8 +84,11 @@ def percentile(score: float, reference: torch.Tensor) -> float:
     return 100.0 * float((ref <= score).float().mean()) if len(ref) else float("nan")
 
 
+# The anomaly percentile in words: (below this percentile, these words); None: above the last one.
+VERDICTS = ((90.0, "an ordinary digit to this model"), (99.0, "unusual"),
+            (None, "an anomaly: worse reconstructed than 99% of real digits"))
+
+
 def verdict(pct: float) -> str:
-    """What a percentile of the anomaly score says about a digit, in words."""
-    if pct < 90:
-        return "an ordinary digit to this model"
-    return "unusual" if pct < 99 else "an anomaly: worse reconstructed than 99% of real digits"
+    """What a percentile of the anomaly score says about a digit, in words (the browser reads VERDICTS too)."""
+    return next(words for limit, words in VERDICTS if limit is None or pct < limit)

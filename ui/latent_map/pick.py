@@ -22,15 +22,24 @@ from ..draw.images import show_grid
 from .layers import PICK, PICK_POINT, Domain, Spec, marker_layer
 
 SLIDER_STEPS = 200
+# Where a point is, from its distance to the nearest digit in units of the typical spacing: (below this ratio,
+# these words); None: beyond the last. The browser's map (explorer.py) says the same.
+WHERE = ((2.0, "among the data"), (4.0, "at the edge of the data"), (None, "in a hole: no held-out digit is near"))
 
 
-def _keys(key: str) -> tuple[str, str, str]:
+def state_keys(key: str) -> tuple[str, str, str]:
+    """The session keys of a map's chosen point (x, y) and of the last selection seen."""
     return f"{key}_x", f"{key}_y", f"{key}_seen"
+
+
+def where(ratio: float) -> str:
+    """Where a point is, in words (WHERE)."""
+    return next(words for limit, words in WHERE if limit is None or ratio < limit)
 
 
 def _on_select(key: str) -> None:
     """Chart callback (runs before the script): a new click moves the sliders to the clicked location."""
-    kx, ky, seen = _keys(key)
+    kx, ky, seen = state_keys(key)
     state = st.session_state.get(key) or {}
     selection = dict(state.get("selection") or {})
     last = st.session_state.get(seen, {})
@@ -47,7 +56,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
 
 def current_point(key: str, domain: Domain, default: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
     """The chosen location, kept inside `domain` (a new run or epoch can shrink the map)."""
-    kx, ky, _ = _keys(key)
+    kx, ky, _ = state_keys(key)
     (x0, x1), (y0, y1) = domain
     for k, v, lo, hi in ((kx, default[0], x0, x1), (ky, default[1], y0, y1)):
         st.session_state[k] = _clamp(st.session_state.get(k, v), lo, hi)
@@ -64,7 +73,7 @@ def pick_point(key: str, chart: Callable[[Sequence[Spec]], Spec], domain: Domain
     marker = marker_layer(x, y, "decoded here", domain)
     st.vega_lite_chart(chart([marker]), on_select=lambda: _on_select(key), selection_mode=[PICK, PICK_POINT],
                        key=key, width="content")
-    kx, ky, _ = _keys(key)
+    kx, ky, _ = state_keys(key)
     (x0, x1), (y0, y1) = domain
     c1, c2 = st.columns(2)
     c1.slider(axes[0], x0, x1, key=kx, step=(x1 - x0) / SLIDER_STEPS, format="%.2f",
@@ -95,10 +104,8 @@ def show_decoded(model: Autoencoder, proj: dict, point: tuple[float, float], cod
         else:
             st.caption(f"The nearest held-out code is #{i}{kind} (its image could not be loaded).")
     ratio = d_map / spacing if spacing > 0 else float("nan")
-    where = ("**among the data**" if ratio < 2 else "**at the edge of the data**" if ratio < 4 else
-             "**in a hole**: no held-out digit is near")
     st.markdown(f"Distance on the map to the nearest digit: **{d_map:.2f}** = {ratio:.1f}× the typical spacing "
-                f"between neighbouring digits ({spacing:.2f}) — {where}.")
+                f"between neighbouring digits ({spacing:.2f}) — **{where(ratio)}**.")
     k = proj["mean"].numel()
     if k > 2:
         full = float((codes[i].float() - z[0]).norm())

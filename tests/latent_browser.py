@@ -1,0 +1,103 @@
+"""Shared by the latent explorer's browser tests (tests/test_e2e_latent.py) and its benchmark
+(scripts/bench_latent_browser.py): the explorer's test app served on 127.0.0.1, Debian's Chromium, and a tally of
+the websocket's traffic (BackMsgs the browser sends, decoded with streamlit.proto; bytes it receives)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = "tests/apps/latent_explorer_app.py"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+
+
+@contextlib.contextmanager
+def explorer_app(preset: str, log_dir: Path, boot_s: float = 120) -> Iterator[str]:
+    """The explorer's test app for `preset` on a free localhost port; yields its URL and stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AE_LAB_EXPLORER_PRESET": preset, "PYTHONUNBUFFERED": "1"}
+    with open(log_dir / f"explorer-{preset}.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            end = time.monotonic() + boot_s
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > end:
+                        raise RuntimeError(f"the explorer app did not start: see {log.name}") from None
+                    time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@dataclass
+class Wire:
+    """What crossed the websocket: the kinds of BackMsg sent (rerun_script, ...) and the bytes received."""
+
+    sent: list[str] = field(default_factory=list)
+    received: int = 0
+
+    def attach(self, page) -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        def sent(payload) -> None:
+            if isinstance(payload, bytes | bytearray):
+                self.sent.append(BackMsg.FromString(bytes(payload)).WhichOneof("type") or "")
+
+        def received(payload) -> None:
+            self.received += len(payload)
+
+        page.on("websocket", lambda ws: (ws.on("framesent", sent), ws.on("framereceived", received)))
+
+    def reruns(self) -> int:
+        return self.sent.count("rerun_script")
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1300, height: int = 2000):
+    """A page in Debian's Chromium (this machine is offline: no downloaded browsers)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def ready(page, timeout_s: float = 120) -> None:
+    """Wait until every view of the explorer has its model and has drawn."""
+    page.wait_for_selector("canvas[data-role=map]", timeout=timeout_s * 1000)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=timeout_s * 1000)
+    time.sleep(0.5)
+
+
+def pixels(page, role: str) -> str:
+    """The picture a canvas of the component shows now (a data URL)."""
+    return page.locator(f"canvas[data-role={role}]").evaluate("c => c.toDataURL()")
