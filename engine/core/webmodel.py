@@ -56,12 +56,13 @@ from .models import Autoencoder
 FORMAT = "ae-lab-webmodel"
 VERSION = 1
 
-# The biggest payload sent to a browser: 8 MiB. Every preset fits (the largest, the over-complete sparse AE with
-# 784 x 1024 weights each way, is 6.4 MB; the seed VAE 2.5 MB, the conv VAE 3.3 MB), and so does any MLP a student
-# builds with hidden layers up to ~1,000 units. Above it, the page decodes on the server: the payload goes down the
-# websocket once per model per session, so a class of 30 opening one model costs the server 30 x the payload
-# (240 MB at the cap, already ~a minute of a 30 Mbit/s classroom uplink), and a decoder of ~1M weights (half of
-# the cap) still decodes in ~1-2 ms in plain JavaScript, within a 60 Hz frame; a larger one would not.
+# The biggest payload sent to a browser: 8 MiB, about 2 million weights for decoder and encoder together. Every
+# preset fits (the largest, the over-complete sparse AE with 784 x 1024 weights each way, is 6.4 MB; the seed VAE
+# 2.6 MB, the conv VAE 3.3 MB), and so does a student's MLP with one hidden layer of up to ~1,000 units. Above it,
+# the page decodes on the server: the payload goes down the websocket once per model per session, so a class of 30
+# opening one model costs the server 30 x the payload (240 MB at the cap, about a minute of a 30 Mbit/s classroom
+# uplink), and a decoder of ~1M weights (half the cap) still decodes in ~1-2 ms in plain JavaScript (the seed VAE's
+# 322k: 0.4 ms, scripts/bench_webmodel.py), well inside a 60 Hz frame on a slow laptop; much larger would not be.
 MAX_WEB_BYTES = 8 * 1024 * 1024
 
 ALIGN = 8

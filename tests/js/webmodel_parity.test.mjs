@@ -80,4 +80,13 @@ if (folder) {
     decode(model, new Float32Array(20), kept);
     assert.notDeepEqual(Array.from(kept), Array.from(b));
   });
+
+  test("a payload at an odd byte offset (a slice of a larger message) parses to the same model", () => {
+    const bytes = readFileSync(join(folder, "preset-conv-vae.bin"));
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const z = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
+    const a = decode(parseModel(bytes), z).slice();
+    assert.deepEqual(Array.from(decode(parseModel(shifted.subarray(1)), z)), Array.from(a));
+  });
 }
