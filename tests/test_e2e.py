@@ -40,9 +40,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_app(tmp_path: Path, env: dict) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with `env`, its log in tmp_path; yields its URL, stops it afterwards."""
-    port = free_port()
+def streamlit_app(tmp_path: Path, env: dict, port: int | None = None) -> Iterator[str]:
+    """`streamlit run app.py` on `port` (default: a free one) with `env`, its log in tmp_path; yields its URL,
+    stops it afterwards."""
+    port = port or free_port()
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),

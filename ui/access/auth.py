@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import importlib.util
+import logging
 import os
 import re
 
@@ -26,6 +27,7 @@ from engine.jobs.identity import LoginRefused, canonical, identity_of
 
 from ..backend import backend, plain_backend
 from .mode import classroom_enabled, oidc_configured, provider, secrets
+from .oidc import provider_down, record_sign_out, signed_out
 
 
 def _policy() -> Policy:
@@ -37,16 +39,23 @@ def _policy() -> Policy:
         return Policy()
 
 
-def _login_screen() -> None:
-    """Ask for a login and stop the page until there is one."""
+def _login_screen(note: str = "") -> None:
+    """Ask for a login and stop the page until there is one. The provider is asked for its discovery document
+    before the browser is sent to it: when it is down, one line here instead of Streamlit's bare error page."""
     st.title("AE & VAE lab — classroom")
-    if importlib.util.find_spec("authlib") is None:
-        st.error("Login needs the Authlib package on the server: `pip install Authlib==1.9.6`, then restart the app.")
+    if any(importlib.util.find_spec(m) is None for m in ("authlib", "httpx")):
+        st.error("Login needs the Authlib and httpx packages on the server: `pip install Authlib==1.9.6 "
+                 "httpx==0.28.1`, then restart the app.")
         st.stop()
     st.write("Log in to train models; your runs are yours, and runs anyone in the class trained load instantly.")
+    if note:
+        st.info(note, icon=":material/logout:")
     name = provider()
     if st.button("Log in", type="primary"):
-        if name:
+        down = provider_down(name)
+        if down:
+            st.error(down, icon=":material/cloud_off:")
+        elif name:
             st.login(name)
         else:
             st.login()
@@ -65,13 +74,16 @@ def current_user() -> tuple[str, str]:
     if oidc_configured():
         if not st.user.get("is_logged_in", False):
             _login_screen()
+        claims = st.user.to_dict()
         try:
-            name = identity_of(st.user.to_dict())
+            name = identity_of(claims)
         except LoginRefused as e:
             st.error(f"Login refused: {e}.", icon=":material/lock:")
             if st.button("Log out"):
                 st.logout()
             st.stop()
+        if signed_out(name, claims):  # a copy of the login cookie of a session that signed out
+            _login_screen("This login was signed out: log in again to continue.")
     elif os.environ.get("AE_LAB_USER", "").strip():
         name = canonical(os.environ["AE_LAB_USER"])
     else:
@@ -94,8 +106,9 @@ def display_name() -> str:
 
 
 def md_escape(text: str) -> str:
-    """`text` shown literally in Markdown (a display name is whatever the user typed at their provider)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
+    """`text` shown literally in Markdown (a display name is whatever the user typed at their provider). `:` and
+    `@` too: an identity like `oidc:http://host#sub` was turned into a link, and inside it the escapes showed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$:@])", r"\\\1", text)
 
 
 def _os_user() -> str:
@@ -149,7 +162,18 @@ def sidebar_user() -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{md_escape(display_name())}** ({role})")
         if oidc_configured() and st.button("Log out"):
-            st.logout()
+            _sign_out()
+
+
+def _sign_out() -> None:
+    """End the session: this login's cookie (and copies of it) stop working here, then Streamlit's logout
+    clears the cookie and signs out at the provider."""
+    name, _ = current_user()
+    try:
+        record_sign_out(name, st.user.to_dict())
+    except OSError as e:  # a full disk must not keep anyone signed in in this browser
+        logging.getLogger(__name__).warning("could not record the sign-out of %s: %s", name, e)
+    st.logout()
 
 
 def limits_panel() -> None:
