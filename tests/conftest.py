@@ -25,3 +25,16 @@ def store(tmp_path):
     from engine.core.store import Store
 
     return Store(tmp_path / "checkpoints")
+
+
+@pytest.fixture
+def chromium():
+    """Debian's Chromium under Playwright (not pytest-playwright's downloaded browsers: this machine is offline);
+    a test opens its own contexts (own cookies) in it and it is closed afterwards."""
+    from playwright.sync_api import sync_playwright
+    from test_e2e import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

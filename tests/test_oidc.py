@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_e2e import CHROMIUM, CHROMIUM_ARGS, free_port, streamlit_app
+from test_e2e import CHROMIUM, free_port, streamlit_app
 
 from engine.core.presets import preset
 
@@ -131,17 +131,6 @@ def class_server(tmp_path_factory):
             yield url, issuer, ids
     finally:
         EmbeddedBackend(tmp / "checkpoints").shutdown()
-
-
-@pytest.fixture
-def chromium():
-    """Debian's Chromium; each test opens its own contexts (own cookies) with `browser_context`."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def browser_context(chromium):

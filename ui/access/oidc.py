@@ -43,7 +43,11 @@ def metadata_url(provider: str | None) -> str:
 def provider_down(provider: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
     """None when the provider's discovery document loads, else one line for the user (details go to the log)."""
     url = metadata_url(provider)
-    host = urlparse(url).netloc or "the identity provider"
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ("Sign-in is not set up: the [auth] section of the server's secrets.toml needs server_metadata_url, "
+                "the provider's https://…/.well-known/openid-configuration. Tell your instructor.")
+    host = parts.netloc
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as r:  # noqa: S310 - the operator's https URL
             meta = json.loads(r.read(1_000_000))
