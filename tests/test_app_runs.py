@@ -64,7 +64,8 @@ def test_latent_space_handles_1d_pca_and_cnn_runs(store, settings):
     at.run()
     no_exceptions(at)
     assert not at.error, [e.value for e in at.error]
-    assert any("Draw a digit" in i.value for i in at.info), "an empty canvas asks for a drawing"
+    assert any("Draw with the mouse" in c.value for c in at.caption), "the drawing pad says what it does"
+    assert any("In your browser" in c.value for c in at.caption), "every architecture runs in the browser"
 
 
 def test_latent_space_pairs_the_opened_run_with_one_on_its_dataset(store):

@@ -121,8 +121,9 @@ def test_every_lesson_shows_its_config_differences_spread_and_formulas(prepared)
             assert "± " in _text(at) and "3 seeds" in _text(at)
             assert len(lesson.diffs(SIZE)) == 3
             assert "fewer weights" in _text(at) and "moved" in _text(at)
-        if key in ("ae-latent", "vae-latent"):  # the clickable map: two sliders and a decoded image
-            assert len(at.slider) >= 2 and "Touch the latent space" in _text(at)
+        if key in ("ae-latent", "vae-latent"):  # the latent map in the browser (the explorer component)
+            maps = [e for e in at.get("bidi_component") if e.proto.component_name == "ae_lab.latent_explorer"]
+            assert len(maps) >= 2 and "Touch the latent space" in _text(at) and "Pinned at" in _text(at)
         if key == "beta":
             sorts = [_sorts(json.loads(s)) for s in _specs(at)]
             beta_charts = [s for s in sorts if any("16" in x for x in s)]

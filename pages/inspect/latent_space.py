@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 import torch
 
@@ -24,6 +26,7 @@ from ui.draw.images import show_grid
 from ui.heldout import heldout_errors, heldout_images, posteriors
 from ui.latent.canvas import digit_report, draw_digit, drawn_code_layers, model_input
 from ui.latent.interpolation import interpolation_panel
+from ui.latent_map.explorer import View, draw_view, hold, map_view, pinned_caption, sweep_view
 from ui.latent_map.layers import ellipse_layer, latent_map_chart, prior_layer
 from ui.latent_map.pick import pick_point, show_decoded
 from ui.pickers import run_and_config, snapshot_epoch_slider
@@ -31,8 +34,8 @@ from ui.runs import class_names, kl_per_dim, model_or_error, snapshot
 
 st.title("Latent space")
 st.caption("Every held-out digit is encoded to a code z (for a VAE: the mean μ), drawn on a 2-D map and coloured by "
-           "the true digit — the model never saw the labels. **Click anywhere on the map**: the decoder draws that "
-           "point.")
+           "the true digit — the model never saw the labels. **Move the mouse over the map**: the decoder draws each "
+           "point, in your browser; a click pins it.")
 
 rid, cfg = run_and_config(key="lat_run")
 epochs = store().snapshot_epochs(rid)
@@ -55,6 +58,7 @@ real = heldout_images(cfg.dataset, len(codes))
 post = posteriors(rid, cfg.dataset, len(codes)) if model is not None and cfg.variational else None
 logvar = post[1] if post else None
 latest = epochs[-1] if epochs else epoch
+held = hold(model, proj, real) if model is not None else None  # None: the server decodes (too big, or no model)
 
 
 def map_layers() -> list:
@@ -68,54 +72,82 @@ def map_layers() -> list:
     return layers + ([ellipse_layer(curves, names, (xr, yr), classes)] if curves else [])
 
 
+def browser_view(**changes) -> View:
+    """The map as the browser draws it (the prior's circles and σ-ellipses as the toggles say)."""
+    on = logvar is not None and k >= 2 and st.session_state.get("lat_prior", True)
+    return replace(View(proj, labels, classes, (xr, yr), logvar, post[0] if post else None,
+                        st.session_state.get("lat_n_ell", 30) if on else 0, prior_contours(proj) if on else None),
+                   **changes)
+
+
+def ellipse_controls() -> None:
+    if cfg.variational and k >= 2 and logvar is not None:
+        c1, c2 = st.columns(2)
+        c1.toggle("Prior and σ-ellipses", True, key="lat_prior",
+                  help="Dashed: the 1σ, 2σ, 3σ circles of the prior. Coloured: the 1σ ellipse of q(z|x) of the "
+                       "first held-out digits.")
+        c2.slider("σ-ellipses of how many digits", 0, 300, 30, 10, key="lat_n_ell")
+
+
+def sigma_caption(shown: bool) -> None:
+    if shown:
+        sigma = float(torch.exp(0.5 * logvar).mean())
+        st.caption(f"Mean posterior σ = **{sigma:.2f}**" + (
+            " — the ellipses overlap and tile the prior's disc: no holes to fall into." if sigma > 0.3 else
+            " — small ellipses: the posterior is nearly a point and the VAE behaves almost like an AE (σ → 0 "
+            "makes it one). Raise β to see them grow.")
+            + ("" if k == 2 else f" With a {k}-D latent the ellipses are the exact shadows of each Gaussian on "
+               "the PCA plane, and the prior's shadow is still a unit circle."))
+    elif cfg.variational and k == 1:
+        st.caption("A 1-D latent: no ellipses (the map is a line).")
+
+
+def decoder_grid() -> None:
+    if k > 1:
+        n = st.slider("Decoder grid size", 6, 20, 12, key="lat_n",
+                      help="How many points per side of the map are decoded. More = finer picture, slower.")
+        show_grid(decode_plane(model, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
+                  caption=f"the decoder (epoch {latest}) on a {n}×{n} grid over the map's area")
+        if latest != epoch:
+            st.caption(f"Only the latest weights are kept: the decoder is epoch {latest}, the map epoch {epoch}.")
+
+
 @st.fragment
 def the_map() -> None:
-    """The clickable map and what the decoder draws there (a fragment: a click reruns only this part)."""
+    """The map and what the decoder draws there (a fragment: a click reruns only this part). In the browser when
+    the model runs there (hover decodes, a click pins); else the server's click-to-decode."""
+    default = (0.0, 0.0) if cfg.variational else (sum(xr) / 2, sum(yr) / 2)
+    if held is not None:
+        ellipse_controls()
+        view = browser_view()
+        st.caption(pinned_caption(map_view("lat_map", held, view, default), view))
+        sigma_caption(view.n_ellipses > 0 or view.prior is not None)
+        decoder_grid()
+        return
     left, right = st.columns([3, 2])
     with left:
-        if cfg.variational and k >= 2 and logvar is not None:
-            c1, c2 = st.columns(2)
-            c1.toggle("Prior and σ-ellipses", True, key="lat_prior",
-                      help="Dashed: the 1σ, 2σ, 3σ circles of the prior. Coloured: the 1σ ellipse of q(z|x) of the "
-                           "first held-out digits.")
-            c2.slider("σ-ellipses of how many digits", 0, 300, 30, 10, key="lat_n_ell")
+        ellipse_controls()
         below = map_layers()
         chart = (lambda above: latent_map_chart(proj["xy"], labels, proj["axes"], classes, (xr, yr), below=below,
                                                 above=above, height=470))
-        point = pick_point("lat_map", chart, (xr, yr), proj["axes"],
-                           default=(0.0, 0.0) if cfg.variational else (sum(xr) / 2, sum(yr) / 2))
-        if below:
-            sigma = float(torch.exp(0.5 * logvar).mean())
-            st.caption(f"Mean posterior σ = **{sigma:.2f}**" + (
-                " — the ellipses overlap and tile the prior's disc: no holes to fall into." if sigma > 0.3 else
-                " — small ellipses: the posterior is nearly a point and the VAE behaves almost like an AE (σ → 0 "
-                "makes it one). Raise β to see them grow.")
-                + ("" if k == 2 else f" With a {k}-D latent the ellipses are the exact shadows of each Gaussian on "
-                   "the PCA plane, and the prior's shadow is still a unit circle."))
-        elif cfg.variational and k == 1:
-            st.caption("A 1-D latent: no ellipses (the map is a line).")
+        point = pick_point("lat_map", chart, (xr, yr), proj["axes"], default=default)
+        sigma_caption(bool(below))
     with right:
         if model is None:
             return
         show_decoded(model, proj, point, codes, labels, classes, real, proj["axes"])
-        if k > 1:
-            n = st.slider("Decoder grid size", 6, 20, 12, key="lat_n",
-                          help="How many points per side of the map are decoded. More = finer picture, slower.")
-            show_grid(decode_plane(model, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
-                      caption=f"the decoder (epoch {latest}) on a {n}×{n} grid over the map's area")
-            if latest != epoch:
-                st.caption(f"Only the latest weights are kept: the decoder is epoch {latest}, the map epoch {epoch}.")
+        decoder_grid()
 
 
 the_map()
 if cfg.variational:
     st.info("**VAE:** the KL term pulls every posterior toward N(0, I), so in a well-trained VAE the clusters sit in "
-            "one round cloud inside the prior's circles, with no big holes: click between clusters and the decoder "
+            "one round cloud inside the prior's circles, with no big holes: point between clusters and the decoder "
             "still draws a digit-like shape a few spacings from a real digit. A short or small run may not be there "
             "yet — the distance above says where you are.")
 else:
     st.info("**AE:** nothing but reconstruction shapes this space. The clusters can be anywhere, stretched or far "
-            "apart, and the decoder was never trained on the **empty space** between them — click there: smudges "
+            "apart, and the decoder was never trained on the **empty space** between them — point there: smudges "
             "and non-digits, many times the typical spacing from any real digit.")
 
 # ---- which dimensions are used: the closed-form KL ---------------------------------------------------
@@ -163,7 +195,13 @@ def drawing() -> None:
         st.caption(text)
 
 
-drawing()
+if held is not None:
+    st.caption("Draw with the mouse: on every stroke your browser crops the drawing, scales it into 20×20, centres it "
+               "by its centre of mass in 28×28 (as MNIST's digits were) and runs the encoder.")
+    draw_view("lat_draw", held, browser_view(n_ellipses=0, prior=None,
+                                             errors=heldout_errors(rid, cfg.dataset, len(codes))))
+else:
+    drawing()
 
 # ---- interpolation -----------------------------------------------------------------------------------------------
 st.subheader("Interpolate between two digits: AE vs VAE")
@@ -185,10 +223,13 @@ if not (0 <= idx < len(codes)):
     st.error(f"The held-out digit number must be between 0 and {len(codes) - 1}, got {idx}.")
 elif model is not None:
     values = sweep(codes, int(idx), dim, width)
-    row = traverse(model, codes[int(idx)], dim, values)
     lab = int(labels[int(idx)])
     name = classes[lab] if classes and lab < len(classes) else str(lab)
-    show_grid(row, f"z{dim + 1} from {values[0]:.2f} to {values[-1]:.2f} (middle image: the code of held-out "
-                   f"#{idx}, a '{name}'; the others change only z{dim + 1})", nrow=11)
+    text = (f"z{dim + 1} from {values[0]:.2f} to {values[-1]:.2f} (middle image: the code of held-out #{idx}, a "
+            f"'{name}'; the others change only z{dim + 1})")
+    if held is not None:
+        sweep_view("lat_sweep", held, codes[int(idx)], dim, values, text)
+    else:
+        show_grid(traverse(model, codes[int(idx)], dim, values), text, nrow=11)
     st.caption("If the images morph smoothly (thicker, slanted, into another digit), this dimension encodes a "
                "meaningful feature. If nothing changes, the decoder ignores it.")

@@ -20,6 +20,7 @@ from engine.teaching.latent import (
 
 from ..draw.images import show_grid
 from ..heldout import heldout_images
+from ..latent_map.explorer import View, hold, path_view
 from ..latent_map.layers import curve_layer, latent_map_chart, marker_layer
 from ..pickers import run_picker
 from ..runs import class_names, config_of, model_or_error, runs, snapshot
@@ -46,8 +47,9 @@ def _endpoints(labels: torch.Tensor, classes: list[str] | None, key: str) -> tup
     return picks[0], picks[1]
 
 
-def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor) -> None:
-    """One run's map with the path, the decoded path between the two originals, and its distances to data."""
+def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor, key: str) -> None:
+    """One run's map with the path, the decoded path between the two originals, and its distances to data; in the
+    browser (dragged along the path) when the model runs there."""
     cfg, snap, model = config_of(run_id), snapshot(run_id), model_or_error(run_id)
     if cfg is None or snap is None or model is None:
         return
@@ -61,10 +63,15 @@ def _one_path(run_id: str, ends: tuple[int, int], real: torch.Tensor) -> None:
     above = [curve_layer(pts, domain, dots=True), marker_layer(*map(float, pts[0]), "A", domain),
              marker_layer(*map(float, pts[-1]), "B", domain)]
     st.markdown(f"**{kind}** · {cfg.short()}")
-    st.vega_lite_chart(latent_map_chart(proj["xy"], snap["labels"], proj["axes"], class_names(cfg.dataset), domain,
-                                        clickable=False, above=above, height=260, legend=False), width="content")
-    show_grid(torch.cat([x[:1].cpu(), path, x[1:].cpu()]), "original A · the path decoded in 10 steps · original B",
-              nrow=STEPS + 2, scale=2)
+    held = hold(model, proj, real, note=False)
+    if held is not None:
+        path_view(key, held, View(proj, snap["labels"], class_names(cfg.dataset), domain), z[0], z[1], ends, STEPS)
+    else:
+        st.vega_lite_chart(latent_map_chart(proj["xy"], snap["labels"], proj["axes"], class_names(cfg.dataset),
+                                            domain, clickable=False, above=above, height=260, legend=False),
+                           width="content")
+        show_grid(torch.cat([x[:1].cpu(), path, x[1:].cpu()]), "original A · the path decoded in 10 steps · "
+                  "original B", nrow=STEPS + 2, scale=2)
     far = pixel_distance_to_data(path, real)
     ends, middle = float((far[0] + far[-1]) / 2), float(far[1:-1].max())
     st.caption(f"Squared pixel distance from each step to the closest of {len(real):,} real held-out digits: "
@@ -112,4 +119,4 @@ def interpolation_panel(key: str = "ip") -> None:
     for col, rid in zip(cols, (ae, vae), strict=True):
         if rid:
             with col:
-                _one_path(rid, ends, real)
+                _one_path(rid, ends, real, f"{key}_{'vae' if rid == vae else 'ae'}")

@@ -247,7 +247,6 @@ export default function (args) {
   let gone = false;
   if (view.meta.mode === "hold") {
     lib("nn").then((nn) => hold(view.meta.name, { model: nn.parseModel(view.arrays.model), heldout: view.arrays.heldout }));
-    el("div", "ael-hold", root, view.meta.note);
     return () => root.remove();
   }
   Promise.all([lib("nn"), lib("drawing"), lib("views"), held(view.meta.model)]).then(([nn, drawing, views, h]) => {

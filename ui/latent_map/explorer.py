@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.errors import StreamlitDuplicateElementKey
 
 from engine.core.models import Autoencoder
 from engine.teaching.drawing import VERDICTS
@@ -101,12 +102,17 @@ def _f32(t: torch.Tensor) -> np.ndarray:
     return t.detach().float().cpu().numpy().astype(np.float32)
 
 
+def _rounded(curve: torch.Tensor) -> list:
+    """A curve's points for the JSON, to 4 decimals (a map's pixel is ~0.02 wide)."""
+    return np.round(curve.detach().float().cpu().numpy(), 4).tolist()
+
+
 def _export(model: Autoencoder, proj: dict, images: torch.Tensor) -> tuple[str, bytes, int] | None:
     """(registry name, holder payload, weight bytes) for the model with this map's projection, cached per model;
     None above the size cap or for a model the browser kernels cannot run."""
     from engine.core.webmodel import WebExportError, export, fits
 
-    plane = (_f32(proj["mean"]).tobytes(), _f32(proj["basis"]).tobytes(), id(images), len(images))
+    plane = (_f32(proj["mean"]).tobytes(), _f32(proj["basis"]).tobytes(), images.data_ptr(), tuple(images.shape))
     per_model = _EXPORTS.setdefault(model, {})
     if plane not in per_model:
         try:
@@ -118,24 +124,29 @@ def _export(model: Autoencoder, proj: dict, images: torch.Tensor) -> tuple[str, 
         else:
             pixels = (images.float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
             name = "m" + hashlib.sha1(weights + pixels.tobytes()).hexdigest()[:16]
-            note = (f"In your browser: this run's decoder and encoder ({len(weights) / 1e6:.1f} MB of weights) and "
-                    f"{len(images):,} held-out images — sent once; hovering and drawing cost the server nothing.")
-            per_model[plane] = (name, pack({"mode": "hold", "name": name, "note": note},
+            per_model[plane] = (name, pack({"mode": "hold", "name": name},
                                            {"model": weights, "heldout": pixels}), len(weights))
     return per_model[plane]
 
 
-def hold(model: Autoencoder, proj: dict, images: torch.Tensor | None) -> Held | None:
+def hold(model: Autoencoder, proj: dict, images: torch.Tensor | None, note: bool = True) -> Held | None:
     """Send the model (with the map's projection) and the held-out images to the browser; None (and one line
-    saying why) when it cannot run there, so the caller draws the server's path instead."""
+    saying why) when it cannot run there, so the caller draws the server's path instead. `note`: say in one line
+    what runs in the browser (once on a page is enough)."""
     if images is None:
         return None
     got = _export(model, proj, images)
     if got is None:
         st.caption("This model is too large (or of a kind) for the browser: the server decodes each click instead.")
         return None
-    name, payload, _ = got
-    _component()(key=f"ael_hold_{name}", data=payload, height="content")
+    name, payload, size = got
+    try:
+        _component()(key=f"ael_hold_{name}", data=payload, height="content")
+    except StreamlitDuplicateElementKey:
+        pass  # already held in this script run (e.g. the page's run also picked for the interpolation)
+    if note:
+        st.caption(f"In your browser: this run's decoder and encoder ({size / 1e6:.1f} MB of weights) and "
+                   f"{len(images):,} held-out images, sent once; hovering and drawing cost the server nothing.")
     return Held(name, int(model.latent_dim), bool(model.variational))
 
 
@@ -143,12 +154,12 @@ def _map_meta(view: View, held: Held, **extra) -> tuple[dict, dict]:
     xy = view.proj["xy"]
     meta = {"model": held.name, "domain": [list(map(float, r)) for r in view.domain], "axes": list(view.proj["axes"]),
             "classes": view.classes, "one_class": bool(view.classes is not None and len(view.classes) < 2),
-            "prior": [c.tolist() for c in (view.prior or [])],
+            "prior": [_rounded(c) for c in (view.prior or [])],
             "plane": {"mean": view.proj["mean"].tolist(), "basis": view.proj["basis"].tolist()}, **extra}
     if view.logvar is not None and view.mu is not None and view.n_ellipses:
         curves = [ellipse(view.proj, view.mu[i], view.logvar[i], n_points=32)
                   for i in range(min(view.n_ellipses, len(view.logvar)))]
-        meta["ellipses"] = [c.tolist() for c in curves if c is not None]
+        meta["ellipses"] = [_rounded(c) for c in curves if c is not None]
         meta["ellipse_labels"] = [int(v) for v in view.labels[: len(meta["ellipses"])]]
     arrays = {"xy": _f32(xy).reshape(-1), "labels": view.labels.to(torch.uint8).cpu().numpy()}
     if view.errors is not None:

@@ -16,6 +16,7 @@ from engine.teaching.posterior import prior_contours
 
 from ..backend import store
 from ..draw.plots import error_bars
+from ..latent_map.explorer import View, hold, map_view, pinned_caption
 from ..latent_map.layers import latent_map_chart, prior_layer
 from ..latent_map.pick import pick_point, show_decoded
 from ..runs import checkpoint_mtime, load_model
@@ -102,8 +103,9 @@ def hedge(separated: bool, strong: str, weak: str) -> str:
 
 # ---- the clickable latent map (lessons 2 and 3) ------------------------------------------------------------
 def latent_explorer(size: str, key: str, arm: str, ev: dict) -> None:
-    """The held-out codes of the lesson's `arm` run; click anywhere (or move the sliders) to decode that point
-    beside the nearest real digit. The VAE's map carries the prior's 1σ/2σ/3σ circles."""
+    """The held-out codes of the lesson's `arm` run; hover anywhere to decode that point beside the nearest real
+    digit, in the browser (a click pins it); where the model cannot run there, click (or move the sliders) and
+    the server decodes. The VAE's map carries the prior's 1σ/2σ/3σ circles."""
 
     @st.fragment
     def explore() -> None:
@@ -113,17 +115,23 @@ def latent_explorer(size: str, key: str, arm: str, ev: dict) -> None:
         x, _ = runs.heldout(arm)
         proj = project_2d(z)
         dom = square(*plane_range(proj["xy"], cfg.variational))
+        default = (0.0, 0.0) if cfg.variational else _between(proj["xy"])
+        held = hold(model, proj, x[: len(z)], note=False)
+        if held is not None:
+            view = View(proj, labels, None, dom, prior=prior_contours(proj) if cfg.variational else None)
+            st.caption(pinned_caption(map_view(f"lesson_map_{key}", held, view, default), view))
+            return
         below = [prior_layer([r.numpy() for r in prior_contours(proj)], dom)] if cfg.variational else []
         left, right = st.columns([3, 2])
         with left:
             point = pick_point(f"lesson_map_{key}", lambda above: latent_map_chart(
                 proj["xy"], labels, proj["axes"], None, dom, below=below, above=above, height=380), dom,
-                proj["axes"], default=(0.0, 0.0) if cfg.variational else _between(proj["xy"]))
+                proj["axes"], default=default)
         with right:
             show_decoded(model, proj, point, z, labels, None, x[: len(z)], proj["axes"])
 
-    st.markdown("**Touch the latent space.** Click anywhere on the map (or move the two sliders): the decoder draws "
-                "that point, beside the nearest real held-out digit.")
+    st.markdown("**Touch the latent space.** Point at any place on the map (or click it): the decoder draws that "
+                "point, beside the nearest real held-out digit.")
     explore()
 
 
