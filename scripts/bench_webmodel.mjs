@@ -1,7 +1,9 @@
 // Times ui/latent_map/nn.js in Node: decode (one code -> one image, what a hover does every frame), encode (one
 // drawn image -> its code) and nearest (one code against 1,000 held-out codes), per call, p50 and p95 in ms.
 // Usage: node scripts/bench_webmodel.mjs NAME=PAYLOAD.bin ... [--calls N]   (scripts/bench_webmodel.py runs it)
-// Prints one JSON object {NAME: {decode: {p50, p95}, encode: {...}, nearest: {...}, calls}}.
+// Prints one JSON object {NAME: {decode: {p50, p95, cpu50}, encode: {...}, nearest: {...}, calls}}: wall-clock
+// quantiles, and the median CPU time of this process per call (on a machine shared with other work, wall time
+// includes waiting for a core; CPU time is what the kernel itself costs).
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseModel, decode, encode, nearest } from "../ui/latent_map/nn.js";
@@ -10,22 +12,23 @@ const args = process.argv.slice(2);
 const callsAt = args.indexOf("--calls");
 const calls = callsAt >= 0 ? Number(args.splice(callsAt, 2)[1]) : 500;
 
-function quantiles(times) {
+function quantile(times, p) {
   const s = Float64Array.from(times).sort();
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { p50: q(0.5), p95: q(0.95) };
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
 // Warm up first (the JIT compiles the kernels on their first calls), then time each call on its own.
 function time(f, n) {
   for (let i = 0; i < Math.max(20, n / 10); i++) f(i);
-  const times = new Array(n);
+  const times = new Array(n), cpu = new Array(n);
   for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(), t0 = performance.now();
     f(i);
     times[i] = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpu[i] = (c.user + c.system) / 1000;
   }
-  return quantiles(times);
+  return { p50: quantile(times, 0.5), p95: quantile(times, 0.95), cpu50: quantile(cpu, 0.5) };
 }
 
 // A fixed pseudo-random sequence (no Math.random: every run times the same inputs).
