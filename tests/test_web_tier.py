@@ -223,6 +223,27 @@ def test_browsers_spread_over_both_replicas_and_each_keeps_its_own(tmp_path, chr
 
 @pytest.mark.e2e
 @needs_haproxy
+@pytest.mark.skipif(not (ROOT / "scripts" / "class_ws.py").exists(), reason="needs scripts/class_ws.py (issue 22)")
+def test_the_class_benchmark_through_the_balancer(tmp_path):
+    """A short class at Streamlit's protocol level (scripts/class_ws.py --url): no errors, and the students' own
+    sessions (each with its SRV cookie) land on both replicas."""
+    out = tmp_path / "class_ws.json"
+    with web_tier(tmp_path) as tier:
+        sock = Path(tier["socket"])
+        before = server_stats(sock)
+        r = subprocess.run([sys.executable, "scripts/class_ws.py", "--url", tier["url"], "--local", "--sessions", "4",
+                            "--think", "1", "--ramp", "2", "--watch", "15", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=480)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        after = server_stats(sock)
+    level = json.loads(out.read_text())["levels"][0]
+    assert level["errors"] == [], level["errors"]
+    assert level["figures"]["actions"]["n"] >= 4 * 5, level["figures"]["actions"]  # every student walked its path
+    assert all(after[s]["stot"] > before[s]["stot"] for s in after), (before, after)
+
+
+@pytest.mark.e2e
+@needs_haproxy
 @needs_chromium
 def test_a_replica_killed_mid_class_its_students_reconnect_and_nothing_stored_is_lost(tmp_path, chromium):
     from engine.core.store import Store
