@@ -252,7 +252,7 @@ def test_the_kernel_benchmark_prints_both_models_beside_pytorch():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("seed-vae", "conv-vae"):
-        assert re.search(rf"^{name} +decode( +[0-9.]+ / [0-9.]+ / [0-9.]+){{2}} +[0-9.]+×$", done.stdout, re.M), \
+        assert re.search(rf"^{name} +decode( +[0-9.]+ +/ +[0-9.]+ +/ +[0-9.]+){{2}} +[0-9.]+×$", done.stdout, re.M), \
             done.stdout
     bad = subprocess.run([sys.executable, str(ROOT / "scripts/bench_webmodel.py"), "--calls", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
