@@ -29,8 +29,8 @@ STUDENTS = {  # alice logs in with a verified e-mail, bob with an unverified one
              "name": "Bob"}, f"oidc:{ISS}#b-2"),
 }
 TINY_ISING = ising.IsingParams(L=8, temps=(1.5, 3.5), per_temp=30, chains=10, equil=20, gap=2)
-PAGES = ["home", "lessons", "train", "live_run", "runs", "reconstructions", "samples", "latent_space", "compare",
-         "applications", "ising", "your_data", "graph_ae"]
+PAGES = ["home", "lessons", "train", "live_run", "runs", "class_board", "reconstructions", "samples", "latent_space",
+         "compare", "applications", "ising", "your_data", "graph_ae"]
 # what each student must see of their own work on a page (so that "sees nothing of the other's" means something)
 OWN = {"runs": ("plain", "upload", "ising", "dataset"), "live_run": ("plain", "upload", "ising"),
        "reconstructions": ("plain",), "samples": ("plain",), "latent_space": ("plain",), "compare": ("plain",),

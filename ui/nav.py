@@ -44,6 +44,8 @@ SECTIONS: dict[str, dict[str, PageSpec]] = {
                              "watch reconstruction vs KL while it trains; steer β and the learning rate"),
         "runs": PageSpec("runs.py", "Runs", ":material/folder_open:", "Runs",
                          "every run: status, settings, results; open, resume, cancel, delete"),
+        "class_board": PageSpec("class_board.py", "Class", ":material/groups:", "Class",
+                                "the class's runs on one board and the experiment your instructor assigns"),
     },
     "Inspect": {
         "reconstructions": PageSpec("reconstructions.py", "Reconstructions", ":material/compare:", "Reconstructions",

@@ -58,8 +58,8 @@ def _row(meta: dict, job: JobInfo | None, viewer: User, owners: list[str], value
         "mine": viewer.name in owners,
     }
     if viewer.instructor:
-        row = {"students": ", ".join(o.removeprefix("email:") for o in owners) or "—", **row,
-               "run id": meta.get("run_id") or (job.job_id if job else "")}
+        row = {"students": ", ".join(o.removeprefix("email:") for o in owners) or "—",
+               "run id": meta.get("run_id") or (job.job_id if job else ""), **row}
     return row
 
 

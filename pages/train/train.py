@@ -10,6 +10,7 @@ from engine.teaching.narration import completeness
 from engine.teaching.shapes import code_size
 from ui.access.auth import try_user_backend
 from ui.backend import store
+from ui.classroom.board import mark, prefill, record_launch
 from ui.classroom.uploads import trainable_datasets
 from ui.draw.charts import shape_chart
 from ui.nav import go, link
@@ -71,12 +72,17 @@ def launch_first() -> None:
     if cfg is None or store().is_complete(cfg.run_id()):
         return
     if submit(cfg, quiet=True) is not None:
+        record_launch(cfg)  # the student's class-experiment run joins the class's curve
         save_form()
         go("live_run")
 
 
 if FORM not in st.session_state:
     st.session_state[FORM] = {**form_values("seed-vae"), "preset": "seed-vae"}
+filled = prefill()  # a student's class-experiment run, filled in once per experiment
+if filled is not None:
+    st.session_state[FORM] = {**form_values(filled[0]), **filled[1], "preset": filled[0]}
+    put(st.session_state[FORM])
 for k, v in st.session_state[FORM].items():
     st.session_state.setdefault(f"tr_{k}", v)
 launch_first()
@@ -183,6 +189,7 @@ save_form()
 
 
 cfg, problems, notes, params = build()
+mark(cfg)  # "class experiment" when the form holds the student's assigned run
 for note in notes:
     st.info(note)
 if cfg is not None:  # drawn only while open: three highlighted listings cost the browser ~0.2 s on every rerun
@@ -224,6 +231,7 @@ if st.button("Launch", type="primary", icon=":material/rocket_launch:", disabled
              help="Starts training in the background and opens the Live run page."):
     was_cached = store().is_complete(cfg.run_id())
     if submit(cfg) is not None:
+        record_launch(cfg)
         if was_cached:
             st.success("already trained — loading from cache")
             link("reconstructions", "See its reconstructions")
