@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import struct
@@ -46,6 +47,26 @@ def _odd_layers() -> AE:
     return AE(enc, dec, 5, "sigmoid", "bce")
 
 
+def _random_conv(seed: int) -> tuple[AE, tuple[int, ...]]:
+    """A conv AE with settings drawn at random (non-square kernels, strides, padding, dilation, output padding),
+    so the conv kernels are checked on settings no one chose by hand. The decoder's output fixes the image shape."""
+    r = random.Random(seed)
+    pick = lambda *opts: (r.choice(opts), r.choice(opts))  # noqa: E731
+    c0, h0, w0, k = r.randint(1, 4), r.randint(2, 6), r.randint(2, 6), r.randint(1, 5)
+    kernel, stride, dil = pick(1, 2, 3, 4), pick(1, 2, 3), pick(1, 2)
+    pad = tuple(r.randint(0, (kk - 1) * d // 2) for kk, d in zip(kernel, dil, strict=True))
+    out_pad = tuple(r.randint(0, max(s, d) - 1) for s, d in zip(stride, dil, strict=True))
+    up = nn.ConvTranspose2d(c0, r.randint(1, 3), kernel, stride, pad, out_pad, dilation=dil)
+    dec = nn.Sequential(nn.Linear(k, c0 * h0 * w0), nn.Unflatten(1, (c0, h0, w0)), up, nn.Sigmoid())
+    shape = tuple(dec(torch.zeros(1, k)).shape[1:])
+    kernel, stride, dil = pick(1, 2, 3), pick(1, 2), pick(1, 2)
+    conv = nn.Conv2d(shape[0], r.randint(1, 4), kernel, stride, tuple(r.randint(0, kk // 2) for kk in kernel), dil)
+    pool = nn.MaxPool2d(2, stride=1, padding=r.randint(0, 1))
+    enc = nn.Sequential(conv, nn.ReLU(), pool, nn.Flatten())
+    enc.append(nn.Linear(enc(torch.zeros(1, *shape)).shape[1], k))
+    return AE(enc, dec, k, "sigmoid", "bce"), shape
+
+
 def cases() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
     """name -> (model, image shape): every preset, every latent and output activation, MLP and CNN, AE and VAE,
     other image shapes and channel counts, CNNs with channels-last weights as the trainer keeps them."""
@@ -79,6 +100,10 @@ def cases() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
         models[name] = (model.eval(), shape)
     torch.manual_seed(7)
     models["odd-layers"] = (_odd_layers().eval(), MNIST)
+    for seed in range(6):
+        torch.manual_seed(seed)
+        model, shape = _random_conv(seed)
+        models[f"random-conv-{seed}"] = (model.eval(), shape)
     return models
 
 
@@ -117,6 +142,25 @@ def _nearest_fixture(seed: int = 3) -> dict:
     queries[0] = codes[417]  # an exact hit
     return {"k": 20, "codes": _rows(codes), "queries": _rows(queries),
             "expected": [list(nearest(codes, q)) for q in queries]}
+
+
+def test_every_op_carries_the_shapes_torch_computes():
+    """The header's per-op shapes (torch's formulas, no arithmetic) are the shapes the layers really give."""
+    for name, (model, shape) in cases().items():
+        header, _ = _header(export(model))
+        parts = [(header["decoder"], model.decoder, (model.latent_dim,))]
+        if model.variational:
+            parts += [(header["encoder"], model.body, shape)]
+        else:
+            parts += [(header["encoder"], model.encoder, shape)]
+        for ops, seq, in_shape in parts:
+            x, real = torch.zeros(1, *in_shape), []
+            for layer in seq:
+                before = list(x.shape[1:])
+                x = layer(x)
+                if not isinstance(layer, nn.Identity):
+                    real.append((before, list(x.shape[1:])))
+            assert [(op["in_shape"], op["out_shape"]) for op in ops] == real, name
 
 
 # ---- the payload -------------------------------------------------------------------------------------------------
@@ -206,6 +250,10 @@ def test_a_diverged_run_is_refused_by_export():
 
 def test_a_plane_of_the_wrong_shape_is_refused():
     model = build_model(preset("seed-vae"))
+    view = project_2d(torch.randn(50, 20))
+    assert export(model, view) == export(model, (view["mean"], view["basis"]))
+    with pytest.raises(WebExportError, match="the plane is"):
+        export(model, projection=("mean", None))
     with pytest.raises(WebExportError, match=r"mean of shape \(20,\) and a basis of shape \(2, 20\)"):
         export(model, projection=(torch.zeros(20), torch.zeros(20, 2)))
 

@@ -5,6 +5,7 @@ Interface (stable; the latent-map component codes against it):
 
     from engine.core.webmodel import export, fits, payload_size, MAX_WEB_BYTES, WebExportError
     export(model: Autoencoder, projection: tuple[Tensor mean (k,), Tensor basis (2, k)] | None = None) -> bytes
+                                                  # (project_2d's dict view is accepted as the projection too)
     fits(model, projection=None) -> bool          # payload_size(...) <= MAX_WEB_BYTES
     payload_size(model, projection=None) -> int   # bytes export() would return, without building them
     WebExportError(ValueError)                    # one line saying why; the page then decodes on the server
@@ -226,7 +227,12 @@ def _parts(model: Autoencoder, w: _Writer) -> dict:
 def _plane(w: _Writer, projection, k: int) -> dict | None:
     if projection is None:
         return None
-    mean, basis = (torch.as_tensor(t, dtype=torch.float32).cpu() for t in projection)
+    if isinstance(projection, dict):  # the view engine.teaching.latent.project_2d returns
+        projection = (projection.get("mean"), projection.get("basis"))
+    try:
+        mean, basis = (torch.as_tensor(t, dtype=torch.float32).cpu() for t in projection)
+    except (TypeError, ValueError, RuntimeError):
+        raise WebExportError("the plane is (mean (k,), basis (2, k)) tensors, or project_2d's view") from None
     if tuple(mean.shape) != (k,) or tuple(basis.shape) != (2, k):
         raise WebExportError(f"the plane needs a mean of shape ({k},) and a basis of shape (2, {k}), "
                              f"got {tuple(mean.shape)} and {tuple(basis.shape)}")
