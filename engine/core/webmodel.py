@@ -205,7 +205,7 @@ def _ops(w: _Writer, m: nn.Module, name: str, in_shape: tuple[int, ...]) -> tupl
 
 
 def _parts(model: Autoencoder, w: _Writer) -> dict:
-    """The image shape (traced through the decoder) and the decoder's and encoder's op lists."""
+    """The image shape (the decoder's output) and the decoder's and encoder's op lists."""
     k = model.latent_dim
     dec, shape = _ops(w, model.decoder, "decoder", (k,))
     if len(shape) != 3:
@@ -241,7 +241,7 @@ def _plane(w: _Writer, projection, k: int) -> dict | None:
     return {"mean": w.add("plane.mean", mean), "basis": w.add("plane.basis", basis)}
 
 
-def _build(model: Autoencoder, projection, check_finite: bool = True) -> tuple[bytes, _Writer]:
+def _build(model: Autoencoder, projection) -> tuple[bytes, _Writer]:
     """The header (padded) and the writer holding the tensors."""
     if not isinstance(model, Autoencoder):
         raise WebExportError(f"only an engine Autoencoder can be exported to the browser, not {type(model).__name__}")
@@ -251,8 +251,6 @@ def _build(model: Autoencoder, projection, check_finite: bool = True) -> tuple[b
               "variational": bool(model.variational), "output": model.output,
               "pixels": {"scale": 0.5, "shift": 0.5} if model.output == "tanh" else {"scale": 1.0, "shift": 0.0},
               **parts, "plane": _plane(w, projection, model.latent_dim), "tensors": w.tensors}
-    if check_finite and not all(bool(torch.isfinite(t).all()) for t in w.blobs):
-        raise WebExportError("the model's weights are not all finite (a diverged run): decode it on the server")
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-(8 + len(text)) % ALIGN)
     return text, w
@@ -261,7 +259,7 @@ def _build(model: Autoencoder, projection, check_finite: bool = True) -> tuple[b
 def payload_size(model: Autoencoder, projection=None) -> int:
     """The number of bytes `export(model, projection=projection)` returns (the header is built, the weights are
     neither copied nor read)."""
-    text, w = _build(model, projection, check_finite=False)
+    text, w = _build(model, projection)
     return 8 + len(text) + w.size
 
 
@@ -282,6 +280,8 @@ def export(model: Autoencoder, projection=None) -> bytes:
     if size > MAX_WEB_BYTES:
         raise WebExportError(f"this model is {size / 1e6:.1f} MB as weights for the browser, over the "
                              f"{MAX_WEB_BYTES / 1e6:.1f} MB cap: the page decodes it on the server instead")
+    if not all(bool(torch.isfinite(t).all()) for t in w.blobs):
+        raise WebExportError("the model's weights are not all finite (a diverged run): decode it on the server")
     # numpy's '<f4' makes the bytes little-endian on any machine
     blobs = [t.to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes() for t in w.blobs]
     return b"".join([struct.pack("<Q", len(text)), text, *blobs])
