@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from latent_browser import pixels
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"  # git-ignored; one PNG per page
@@ -213,7 +214,7 @@ def test_launch_a_seed_vae_and_see_every_page(server, chromium_page):
 
     # The viewing pages draw the finished run.
     for url, name, min_images in (("Reconstructions", "3_reconstructions", 2), ("Samples", "4_samples", 3),
-                                  ("Latent_space", "5_latent_space", 2), ("Runs", "6_runs", 0)):
+                                  ("Latent_space", "5_latent_space", 1), ("Runs", "6_runs", 0)):
         pg.goto(f"{server}/{url}")
         settle(pg)
         if min_images:
@@ -293,16 +294,10 @@ def test_the_loading_spinner_goes_when_the_first_page_stops_early(server, chromi
     assert pg.locator("[data-testid=stSpinner]").count() == 0, pg.inner_text("[data-testid=stMain]")[:300]
 
 
-def decoded_src(pg) -> str:
-    """The src of the image the latent map decodes (its caption starts 'decoded at')."""
-    img = pg.locator("[data-testid=stImage]", has_text="decoded at").locator("img").first
-    img.wait_for(timeout=60_000)
-    return img.get_attribute("src") or ""
-
-
 def test_latent_map_click_canvas_and_theory_formulas(server, chromium_page):
-    """Click the latent map: the decoded image changes. Draw a digit: its reconstruction and percentile appear.
-    The formulas render (KaTeX, no error) on Latent space, VAE theory, Train and Live run."""
+    """Hover the latent map (in the browser): the decoded image changes; a click pins the point on the server.
+    Draw a digit: its code moves on the map and its percentile appears. The formulas render (KaTeX, no error)
+    on Latent space, VAE theory, Train and Live run."""
     from engine.core.presets import preset
     from engine.core.store import Store
     from engine.core.trainer import train
@@ -317,26 +312,26 @@ def test_latent_map_click_canvas_and_theory_formulas(server, chromium_page):
     pg.goto(f"{server}/Latent_space")
     settle(pg)
     no_exception(pg)
-    chart = pg.locator("[data-testid=stVegaLiteChart]").first
-    chart.locator("canvas, svg").first.wait_for(timeout=60_000)
-    before = decoded_src(pg)
-    box = chart.bounding_box()
-    pg.mouse.click(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])  # up right, off the centre
-    pg.wait_for_function(
-        """old => { const i = [...document.querySelectorAll('[data-testid=stImage]')]
-                     .find(e => e.innerText.includes('decoded at'));
-                   const img = i && i.querySelector('img'); return img && img.src !== old && img.complete; }""",
-        arg=pg.evaluate("s => new URL(s, location.href).href", before), timeout=60_000)
-    after = decoded_src(pg)
-    assert after != before, "a click on the map decodes a new point"
-    caption = pg.locator("[data-testid=stImage]", has_text="decoded at").first.inner_text()
-    assert "decoded at (0.00, 0.00)" not in caption, caption
+    if pg.get_by_text("Page not found").count():  # a cold server's first deep link (see test_e2e_nav): its
+        pg.keyboard.press("Escape")                # dialog's backdrop would take the mouse; close it as one would
+    plane = pg.locator("canvas[data-role=map]")
+    plane.wait_for(timeout=60_000)
+    plane.scroll_into_view_if_needed()
+    box = plane.bounding_box()
+    before = pixels(pg, "decoded")
+    pg.mouse.move(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])  # up right, off the centre
+    time.sleep(0.3)
+    assert pixels(pg, "decoded") != before, "hovering the map decodes a new point"
+    pg.mouse.click(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])
+    pg.get_by_text("Pinned at").wait_for(timeout=60_000)
+    pg.wait_for_function("() => ![...document.querySelectorAll('[data-testid=stCaption]')].some("
+                         "e => e.innerText.includes('Pinned at (0.00, 0.00)'))", timeout=60_000)
     assert pg.locator(".katex").count() >= 3 and pg.locator(".katex-error").count() == 0
 
-    # Draw a digit: a stroke on the canvas gives its reconstruction, map marker and percentile.
-    canvas = pg.locator("canvas.upper-canvas").first
-    canvas.scroll_into_view_if_needed()
-    cb = canvas.bounding_box()
+    # Draw a digit: every stroke moves its code on the map and scores it, in the browser.
+    board = pg.locator("canvas[data-role=board]")
+    board.scroll_into_view_if_needed()
+    cb = board.bounding_box()
     pg.mouse.move(cb["x"] + 0.5 * cb["width"], cb["y"] + 0.2 * cb["height"])
     pg.mouse.down()
     for t in range(1, 21):  # a '7': across, then down to the left
@@ -345,7 +340,8 @@ def test_latent_map_click_canvas_and_theory_formulas(server, chromium_page):
         y = 0.2 + 0.6 * max(frac * 2 - 1, 0)
         pg.mouse.move(cb["x"] + x * cb["width"], cb["y"] + y * cb["height"])
     pg.mouse.up()
-    pg.get_by_text("percentile among held-out digits").wait_for(timeout=60_000)
+    pg.get_by_text("Anomaly score (squared pixel error)").wait_for(timeout=60_000)
+    assert pg.locator("canvas[data-role=drawn-map]").get_attribute("data-mu"), "the drawing's code is on the map"
     settle(pg)
     no_exception(pg)
     shoot(pg, "13_latent_space_interactive")

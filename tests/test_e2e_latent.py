@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.latent_browser import CHROMIUM, Wire, chromium, explorer_app, pixels, ready
+from latent_browser import CHROMIUM, Wire, chromium, explorer_app, pixels, ready
 
 pytestmark = [
     pytest.mark.e2e,

@@ -7,7 +7,7 @@
 // per model per session (Streamlit's message cache answers later reruns with a reference) and registers them
 // here. The views ("map", "draw", "sweep", "path") carry only their small data and wait for what they name.
 
-const LAB = (globalThis.__aeLab ??= { held: new Map(), waiting: new Map(), modules: new Map(), frames: [] });
+const LAB = (globalThis.__aeLab ??= { held: new Map(), waiting: new Map(), modules: new Map(), timings: {} });
 export const PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
   "#9d755d", "#bab0ac"];  // Vega's tableau10: a digit has the same colour as on the server's charts
 const DTYPES = { f4: Float32Array, u1: Uint8Array, i4: Int32Array };
@@ -156,8 +156,9 @@ export function className(meta, label) {
 }
 
 // A requestAnimationFrame loop that runs `work(arg)` at most once per frame with the latest arg, and records
-// each frame's milliseconds (decode + paint) for the benchmark.
-export function perFrame(work) {
+// each frame's milliseconds (decode + paint) under `name` for the benchmark (scripts/bench_latent_browser.py).
+export function perFrame(work, name) {
+  const times = (LAB.timings[name] ??= []);
   let pending = null, queued = false;
   return (arg) => {
     pending = arg;
@@ -167,8 +168,8 @@ export function perFrame(work) {
       queued = false;
       const t0 = performance.now();
       work(pending);
-      LAB.frames.push(performance.now() - t0);
-      if (LAB.frames.length > 5000) LAB.frames.splice(0, 1000);
+      times.push(performance.now() - t0);
+      if (times.length > 5000) times.splice(0, 1000);
     });
   };
 }
@@ -221,7 +222,7 @@ function mapView(root, nn, model, heldout, view, args) {
     if (pinned) marker(ctx, frame, pinned[0], pinned[1], "#d62728");
     if (hover) marker(ctx, frame, hover[0], hover[1], "#222");
   };
-  const tick = perFrame((at) => { hover = at; redraw(); show(at || pinned, !!at); });
+  const tick = perFrame((at) => { hover = at; redraw(); show(at || pinned, !!at); }, "hover");
   const plane = (e) => {
     const r = canvas.getBoundingClientRect();
     return frame.toPlane(((e.clientX - r.left) / r.width) * size, ((e.clientY - r.top) / r.height) * size);

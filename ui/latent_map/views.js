@@ -71,7 +71,7 @@ export function draw(root, nn, model, heldout, view, args, H) {
     H.el("div", "", text, `Anomaly score (squared pixel error): ${score.toFixed(1)}` + (Number.isNaN(pct) ? "" :
       ` — worse than ${pct.toFixed(0)}% of ${errors.length.toLocaleString("en")} held-out digits: ` +
       verdictOf(meta, pct) + "."));
-  });
+  }, "draw");
   let drawing = false;
   const at = (e) => {
     const r = board.getBoundingClientRect();
@@ -145,7 +145,7 @@ export function sweep(root, nn, model, heldout, view, args, H) {
     H.paint(img, nn.decode(model, z), shape);
     cap.textContent = `z${meta.dim + 1} = ${z[meta.dim].toFixed(2)}`;
     img.dataset.value = z[meta.dim].toFixed(4);
-  });
+  }, "sweep");
   input.addEventListener("input", () => show(input.value / 1000));
   show(0.5);
 }
@@ -175,7 +175,7 @@ export function path(root, nn, model, heldout, view, args, H) {
     const { index, squared } = nearestImage(nn, heldout, shape, px);
     cap.textContent = `t = ${t.toFixed(2)}: squared pixel distance to the closest real digit (#${index}) ${squared.toFixed(1)}`;
     img.dataset.t = t.toFixed(4);
-  });
+  }, "path");
   input.addEventListener("input", () => show(input.value / 1000));
   show(0);
 }
