@@ -17,7 +17,7 @@ cookie secret (--local: without), AE_LAB_MAX_JOBS=--max-jobs; it opens every pag
 
 Each student (class_ws_student.py) walks Home → Train → preset → Quick demo settings → (half the class: a seed of
 their own; the other half the same settings, one shared run) → Launch → Live run with the fragment's
-auto-reruns until the job ends → Latent space, three clicks on the map → a lesson → Runs, with exponential think
+auto-reruns until the job ends → Latent space, three clicks on the map → a lesson → Runs → Class, with exponential think
 times (mean --think), arriving over --ramp seconds. Every interaction is timed from its rerun_script to its
 script_finished (class_ws_client.py speaks the protocol with the classes of streamlit.proto).
 
@@ -52,7 +52,7 @@ from class_ws_client import Session, mint_user_cookie
 from class_ws_figures import level_figures, print_curve, print_level
 from class_ws_student import Student, Walk
 
-WARM_PAGES = ["", "Train", "Live_run", "Latent_space", "Lessons", "Runs"]
+WARM_PAGES = ["", "Train", "Live_run", "Latent_space", "Lessons", "Runs", "Class"]
 
 
 def variants(specs: list[str]) -> list[tuple[str, dict]]:

@@ -3,7 +3,7 @@
 Home → Train → preset seed-vae → Quick demo settings → (a seed of their own for half the class) → Launch →
 Live run, with the fragment's auto-reruns a browser sends, until the job ends (at least one think time, at most
 `watch_s`) → Latent space with three clicks on the map (the chart's selection state as a widget value) → a lesson
-picked in the Lessons page → Runs. Think times between interactions are exponential with mean `think_s`.
+picked in the Lessons page → Runs → Class. Think times between interactions are exponential with mean `think_s`.
 Every interaction is timed from sending its rerun to its script_finished.
 """
 
@@ -54,15 +54,23 @@ class Walk:
     async def think(self, scale: float = 1.0) -> None:
         await asyncio.sleep(self.rng.expovariate(1 / (self.think_s * scale)) if self.think_s > 0 else 0)
 
-    async def do(self, page: str, action: str, path: str | None = None, states=(), fragment_id: str = "") -> Reply:
+    async def do(self, page: str, action: str, path: str | None = None, states=(), fragment_id: str = "",
+                 auto: bool = False) -> Reply:
+        """One interaction, timed; a change of widgets drawn in a fragment reruns that fragment."""
         self.st.page = page
         t = time.monotonic() - self.origin
-        reply = await self.s.rerun(path, list(states), fragment_id)
+        if states and not fragment_id:
+            fragment_id = self.fragment_of(states)
+        reply = await self.s.rerun(path, list(states), fragment_id, auto)
         self.st.records.append({"page": page, "action": action, "s": reply.seconds, "bytes": reply.nbytes,
                                 "messages": reply.messages, "t": t})
         for e in reply.errors:
             self.error(action, "exception" if e.startswith("exception") else "st.error", e)
         return reply
+
+    def fragment_of(self, states) -> str:
+        ids = {st.id for st in states}
+        return next((w.fragment_id for w in self.s.widgets.values() if w.id in ids and w.fragment_id), "")
 
     def error(self, action: str, kind: str, detail: str) -> None:
         self.st.errors.append({"session": self.st.name, "page": self.st.page, "action": action, "kind": kind,
@@ -101,7 +109,7 @@ class Walk:
             fid, every = next(iter(self.s.auto.items()))
             await asyncio.sleep(every)
             if fid in self.s.auto:
-                await self.do("Live run", "auto-rerun", states=(), fragment_id=fid)
+                await self.do("Live run", "auto-rerun", states=(), fragment_id=fid, auto=True)
 
     async def latent(self) -> None:
         await self.do("Latent space", "view", "Latent_space")
@@ -151,6 +159,8 @@ class Walk:
             await self.lesson()
             await self.think()
             await self.do("Runs", "view", "Runs")
+            await self.think()
+            await self.do("Class", "view", "Class")  # the class board (its live fragment polls every few seconds)
         except TimeoutError:
             self.error("", "timeout", f"no script_finished within {self.s.timeout_s:.0f} s")
         except Disconnected as e:

@@ -189,5 +189,9 @@ def test_local_mode_is_a_class_of_one_with_its_user_as_instructor(monkeypatch):
     post_beta(at, values="0, 4")
     exp = Experiments(os.environ["AE_LAB_CHECKPOINTS"]).current()
     assert exp is not None and exp.author == "sam"
+    next(b for b in at.button if b.label == "Train every value myself").click().run()
+    assert not at.exception and any("2 of 2 runs launched" in m.value for m in at.success)
+    runs = Experiments(os.environ["AE_LAB_CHECKPOINTS"]).get(exp.id).runs
+    assert sorted(r["run_id"] for r in runs) == sorted(exp.run_ids()) and {r["who"] for r in runs} == {"sam"}
     at = page_as(None, "train")  # the instructor is assigned nothing: the Train page is as always
     assert not any("Class experiment" in i.value for i in at.info) and not at.warning

@@ -9,7 +9,6 @@ Local mode (no classroom): the single user is the instructor, so the page works 
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -66,29 +65,44 @@ def _beta_label(b: float | None) -> str:
     return "AE (no β)" if b is None else f"β = {b:g}"
 
 
-def plane_chart(rows: list[dict], ring_mine: bool) -> alt.Chart | None:
+def _field(name: str, kind: str, **more) -> dict:
+    return {"field": name, "type": kind, **more}
+
+
+def _tooltip(rows: list[dict], names: tuple[str, ...]) -> list[dict]:
+    """Tooltip fields present in `rows`, numbers as numbers."""
+    have = set(rows[0]) if rows else set()
+    return [_field(n, "quantitative" if any(isinstance(r.get(n), int | float) and not isinstance(r.get(n), bool)
+                                            for r in rows) else "nominal") for n in names if n in have]
+
+
+def plane_chart(rows: list[dict], ring_mine: bool) -> dict | None:
     """Rate (held-out KL) against distortion (held-out pixel error), one point per run with an epoch done:
-    colour β, shape the model; with `ring_mine`, the viewer's own runs ringed."""
+    colour β, shape the model; with `ring_mine`, the viewer's own runs ringed. A Vega-Lite spec as a dict: the
+    live board redraws it every few seconds, and Altair's validation would cost the server ~0.4 s each time."""
     pts = [{**r, "colour": _beta_label(r["β"]), "model": f"{r['architecture']} {r['kind']}",
             "whose": "yours" if r["mine"] else "the class"} for r in rows if r["pixel error"] is not None]
     if not pts:
         return None
-    df = pd.DataFrame(pts)
     betas = sorted({r["β"] for r in pts if r["β"] is not None})
     order = [_beta_label(b) for b in betas] + (["AE (no β)"] if any(r["β"] is None for r in pts) else [])
-    tips = [c for c in ("students", "status", "epochs", "model", "colour", "latent size", "held-out recon",
-                        "held-out KL", "pixel error", "experiment", "run id") if c in df.columns]
-    base = alt.Chart(df).encode(
-        x=alt.X("held-out KL:Q", title="rate: held-out KL (nats per image)", scale=alt.Scale(zero=True)),
-        y=alt.Y("pixel error:Q", title="distortion: held-out squared pixel error", scale=alt.Scale(zero=False)))
-    chart = base.mark_point(filled=True, size=110, opacity=0.85).encode(
-        color=alt.Color("colour:N", title="β", sort=order, scale=alt.Scale(scheme="viridis"),
-                        legend=alt.Legend(labelLimit=200)),
-        shape=alt.Shape("model:N", title="model"), tooltip=tips)
+    tips = _tooltip(pts, ("students", "status", "epochs", "model", "colour", "latent size", "held-out recon",
+                          "held-out KL", "pixel error", "experiment", "run id"))
+    xy = {"x": _field("held-out KL", "quantitative", title="rate: held-out KL (nats per image)",
+                      scale={"zero": True}),
+          "y": _field("pixel error", "quantitative", title="distortion: held-out squared pixel error",
+                      scale={"zero": False})}
+    layers = [{"mark": {"type": "point", "filled": True, "size": 110, "opacity": 0.85},
+               "encoding": {**xy, "tooltip": tips,
+                            "color": _field("colour", "nominal", title="β", sort=order, scale={"scheme": "viridis"},
+                                            legend={"labelLimit": 200}),
+                            "shape": _field("model", "nominal", title="model")}}]
     if ring_mine and any(r["mine"] for r in pts):
-        chart = chart + base.transform_filter(alt.datum.whose == "yours").mark_point(
-            shape="circle", size=420, filled=False, strokeWidth=2.5, color="#d62728").encode(tooltip=tips)
-    return chart.properties(height=380, title="The class's rate–distortion plane")
+        layers.append({"transform": [{"filter": "datum.whose === 'yours'"}],
+                       "mark": {"type": "point", "shape": "circle", "size": 420, "filled": False, "strokeWidth": 2.5,
+                                "color": "#d62728"},
+                       "encoding": {**xy, "tooltip": tips}})
+    return {"title": "The class's rate–distortion plane", "height": 380, "data": {"values": pts}, "layer": layers}
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
@@ -107,7 +121,7 @@ def live_board(user: User, exp: Experiment | None) -> None:
             return
         chart = plane_chart(rows, ring_mine=not user.instructor)
         if chart is not None:
-            st.altair_chart(chart, width="stretch")
+            st.vega_lite_chart(chart, width="stretch")
         st.caption("One point per run with an epoch done, coloured by β and shaped by model. Rate is the KL "
                    "(an AE has none: it sits at 0); distortion is the squared pixel error, comparable across "
                    "models (each run's own reconstruction loss is in the table).")
@@ -125,18 +139,18 @@ def live_board(user: User, exp: Experiment | None) -> None:
 
 
 # ---- the experiment ---------------------------------------------------------------------------------------------
-def curve_charts(exp: Experiment, points: list[dict]) -> list[alt.Chart]:
-    """The held-out KL (rate) and recon (distortion) against the swept value, one small chart each; [] before
-    any value has an epoch done."""
+def curve_charts(exp: Experiment, points: list[dict]) -> list[dict]:
+    """The held-out KL (rate) and recon (distortion) against the swept value, one small chart each (Vega-Lite
+    dicts, redrawn live); [] before any value has an epoch done."""
     done = [p for p in points if p["kl"] is not None]
     if not done:
         return []
-    df = pd.DataFrame(done)
-    x = alt.X("value:O", title=SETTINGS[exp.setting].label, axis=alt.Axis(labelAngle=0))
-    tips = ["label", "kl", "recon", "status", "students", "epochs done"]
-    return [alt.Chart(df, title=title).mark_line(point=True, color=colour)
-            .encode(x=x, y=alt.Y(f"{key}:Q", title="nats / image", scale=alt.Scale(zero=False)), tooltip=tips)
-            .properties(height=220)
+    x = _field("value", "ordinal", title=SETTINGS[exp.setting].label, axis={"labelAngle": 0})
+    tips = _tooltip(done, ("label", "kl", "recon", "status", "students", "epochs done"))
+    return [{"title": title, "height": 220, "data": {"values": done},
+             "mark": {"type": "line", "point": True, "color": colour},
+             "encoding": {"x": x, "y": _field(key, "quantitative", title="nats / image", scale={"zero": False}),
+                          "tooltip": tips}}
             for key, title, colour in (("kl", "held-out KL (rate)", "#1f77b4"),
                                        ("recon", "held-out recon (distortion)", "#d62728"))]
 
@@ -209,7 +223,7 @@ def live_curve(exp: Experiment) -> None:
             if not charts:
                 st.info("The curve fills in as the class's runs finish their epochs.")
             for col, chart in zip(st.columns(len(charts)) if charts else [], charts, strict=True):
-                col.altair_chart(chart, width="stretch")
+                col.vega_lite_chart(chart, width="stretch")
             cols = ["label", "students", "launched", "status", "epochs done", "recon", "kl"]
             st.dataframe(pd.DataFrame(points)[cols], hide_index=True, width="stretch")
         with right:
