@@ -144,9 +144,14 @@ def _nearest_fixture(seed: int = 3) -> dict:
             "expected": [list(nearest(codes, q)) for q in queries]}
 
 
-def test_every_op_carries_the_shapes_torch_computes():
+@pytest.fixture(scope="module")
+def models() -> dict[str, tuple[nn.Module, tuple[int, ...]]]:
+    return cases()
+
+
+def test_every_op_carries_the_shapes_torch_computes(models):
     """The header's per-op shapes (torch's formulas, no arithmetic) are the shapes the layers really give."""
-    for name, (model, shape) in cases().items():
+    for name, (model, shape) in models.items():
         header, _ = _header(export(model))
         parts = [(header["decoder"], model.decoder, (model.latent_dim,))]
         if model.variational:
@@ -261,10 +266,10 @@ def test_a_plane_of_the_wrong_shape_is_refused():
 # ---- parity with PyTorch, in Node -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def fixtures(tmp_path_factory) -> tuple[Path, list[str]]:
+def fixtures(tmp_path_factory, models) -> tuple[Path, list[str]]:
     folder = tmp_path_factory.mktemp("webmodel")
     names = []
-    for i, (name, (model, shape)) in enumerate(cases().items()):
+    for i, (name, (model, shape)) in enumerate(models.items()):
         payload, expected = fixture(model, shape, seed=i)
         (folder / f"{name}.bin").write_bytes(payload)
         (folder / f"{name}.json").write_text(json.dumps({"name": name, **expected}))
