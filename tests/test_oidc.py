@@ -184,7 +184,10 @@ def run_choices(pg, url: str) -> list[str]:
     pg.locator("[data-testid=stSelectbox]", has_text="Run").first.click()
     options = pg.get_by_role("option")
     options.first.wait_for(timeout=30_000)
-    return options.all_inner_texts()
+    texts = options.all_inner_texts()
+    pg.keyboard.press("Escape")  # the open list hides the rest of the page from the accessibility tree
+    options.first.wait_for(state="detached", timeout=30_000)
+    return texts
 
 
 def ids_in(choices: list[str], ids: dict) -> set[str]:
@@ -196,6 +199,7 @@ def test_a_student_signs_in_and_sees_only_their_own_work(class_server, chromium)
     pg = browser_context(chromium).new_page()
     assert sign_in(pg, url, issuer, "student") == "Signed in as Stu Dent (student@uni.test) (student)"
     assert ids_in(run_choices(pg, url), ids) == {"email:student@uni.test"}
+    assert pg.get_by_role("button", name="Save limits").count() == 0  # the class limits are read-only to students
 
 
 def test_the_instructor_is_recognised_by_verified_email(class_server, chromium):
@@ -203,6 +207,7 @@ def test_the_instructor_is_recognised_by_verified_email(class_server, chromium):
     pg = browser_context(chromium).new_page()
     assert sign_in(pg, url, issuer, "instructor") == "Signed in as Prof. Smith (prof@uni.test) (instructor)"
     assert ids_in(run_choices(pg, url), ids) == set(ids)  # an instructor sees every student's runs
+    assert pg.get_by_role("button", name="Save limits").count() == 1  # and sets the class limits
 
 
 def test_an_unverified_email_equal_to_the_instructors_is_a_student(class_server, chromium):
