@@ -12,7 +12,12 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import Provider from 'oidc-provider';
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {  // before the import, which would fail with something cryptic (jose needs the global WebCrypto)
+  console.error(`provider.mjs: oidc-provider 9 needs Node.js 20 or later, this is ${process.versions.node}`);
+  process.exit(2);
+}
+const { default: Provider } = await import('oidc-provider');
 
 // Who can sign in. "impostor" uses the instructor's address but the provider has not verified it (a provider that
 // lets a user type any e-mail): the app must treat them as a student.
