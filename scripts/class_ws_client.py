@@ -11,6 +11,7 @@ browser's frontend speaks it (Streamlit 1.67), for scripts/class_ws.py.
   page from `ForwardMsg.new_session.page_script_hash`.
 - The widgets' ids come from the elements in the `ForwardMsg.delta`s (element.<type>.id, .label, .options ...).
   Only the widgets a student touched are sent: the server keeps every other widget's value from the last run.
+  A widget drawn inside a fragment (delta.fragment_id) reruns only that fragment when it changes, as in a browser.
 - A fragment with `run_every` sends `ForwardMsg.auto_rerun(interval, fragment_id)`; the browser then sends a
   rerun with that fragment_id and is_auto_rerun every interval (`stop_auto_rerun` ends it, as does a new page).
 - An interaction ends at `ForwardMsg.script_finished` (FINISHED_SUCCESSFULLY or FINISHED_FRAGMENT_RUN_SUCCESSFULLY;
@@ -75,6 +76,7 @@ class Widget:
     id: str
     label: str
     proto: object
+    fragment_id: str = ""  # the fragment it was drawn in: a change reruns only that fragment, as in the browser
 
 
 @dataclass
@@ -152,7 +154,7 @@ class Session:
         elif kind == "navigation":
             self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            self._element(msg.delta.new_element)
+            self._element(msg.delta.new_element, msg.delta.fragment_id)
         elif kind == "auto_rerun":
             self.auto[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
             self._auto_run[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
@@ -165,7 +167,7 @@ class Session:
             self._auto_run = {}
             self._finished.put_nowait(msg.script_finished)
 
-    def _element(self, el) -> None:
+    def _element(self, el, fragment_id: str) -> None:
         kind = el.WhichOneof("type")
         body = getattr(el, kind) if kind else None
         if kind == "exception":
@@ -178,7 +180,7 @@ class Session:
             self._texts.append(body.body)
         elif body is not None and getattr(body, "id", ""):
             label = getattr(body, "label", "") or body.id
-            self.widgets[(kind, label)] = Widget(kind, body.id, label, body)
+            self.widgets[(kind, label)] = Widget(kind, body.id, label, body, fragment_id)
 
     # ---- sending --------------------------------------------------------------------------------------
     def widget(self, kind: str, label: str) -> Widget:
@@ -189,8 +191,10 @@ class Session:
         have = sorted(f"{k}:{lab[:30]}" for k, lab in self.widgets)
         raise KeyError(f"no {kind} labelled {label!r} on this page (has {', '.join(have)[:300]})")
 
-    async def rerun(self, page: str | None = None, states: list[WidgetState] = (), fragment_id: str = "") -> Reply:
-        """Send one rerun_script (page: its url_pathname; None: the current page) and wait for its end."""
+    async def rerun(self, page: str | None = None, states: list[WidgetState] = (), fragment_id: str = "",
+                    auto: bool = False) -> Reply:
+        """Send one rerun_script (page: its url_pathname; None: the current page) and wait for its end; with
+        `fragment_id` only that fragment reruns (`auto`: the fragment's own timer, else a widget in it changed)."""
         async with self.lock:
             if self.closed:
                 raise Disconnected(self.closed)
@@ -201,7 +205,7 @@ class Session:
             rs.widget_states.widgets.extend(states)
             rs.cached_message_hashes.extend(sorted(self.cached))  # the server then sends a ref_hash instead
             if fragment_id:
-                rs.fragment_id, rs.is_auto_rerun = fragment_id, True
+                rs.fragment_id, rs.is_auto_rerun = fragment_id, auto
             else:
                 self.widgets.clear()
             rs.context_info.timezone, rs.context_info.locale = "UTC", "en-US"
