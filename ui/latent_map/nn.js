@@ -90,58 +90,47 @@ export const activations = {
   leaky_relu: (x, n, slope) => { for (let i = 0; i < n; i++) if (x[i] < 0) x[i] *= slope; },
 };
 
-// torch.nn.Conv2d: w (co, ci, kh, kw). Loops put the weight outermost and the output row innermost, so the
-// inner loop is a strided axpy over one input row; out-of-range taps are skipped (zero padding).
-export function conv2d(x, [ci, h, wd], w, b, out, [co, oh, ow], { kernel, stride, padding, dilation }) {
+// One tap of a convolution: weight wv between a dense grid and a strided one, dense (y, x) meeting strided
+// (y*sy + offY, x*sx + offX); out-of-range positions are skipped (zero padding, or the transpose's crop). conv2d
+// gathers from its strided input into its dense output; its transpose, the adjoint, scatters from its dense
+// input into its strided output. The inner loop is a strided axpy over one row.
+function tap(dense, dBase, dH, dW, strided, sBase, sH, sW, wv, gather, sy, sx, offY, offX) {
+  // the dense columns whose strided partner lies inside its grid: 0 <= x*sx + offX < sW
+  const x0 = Math.max(0, Math.ceil(-offX / sx)), x1 = Math.min(dW, Math.floor((sW - 1 - offX) / sx) + 1);
+  for (let y = 0; y < dH; y++) {
+    const ys = y * sy + offY;
+    if (ys < 0 || ys >= sH) continue;
+    const d = dBase + y * dW, s = sBase + ys * sW + offX;
+    if (gather) for (let x = x0; x < x1; x++) dense[d + x] += wv * strided[s + x * sx];
+    else for (let x = x0; x < x1; x++) strided[s + x * sx] += wv * dense[d + x];
+  }
+}
+
+// torch.nn.Conv2d (w: co, ci, kh, kw) and, transposed, torch.nn.ConvTranspose2d (w: ci, co, kh, kw). The weight
+// is outermost, so each tap runs over whole rows.
+function convolve(x, [ci, h, wd], w, b, out, [co, oh, ow], { kernel, stride, padding, dilation }, transposed) {
   const [kh, kw] = kernel, [sh, sw] = stride, [ph, pw] = padding, [dh, dw] = dilation;
   for (let o = 0; o < co; o++) out.fill(b ? b[o] : 0, o * oh * ow, (o + 1) * oh * ow);
   for (let o = 0; o < co; o++) {
-    const obase = o * oh * ow;
     for (let c = 0; c < ci; c++) {
-      const ibase = c * h * wd;
+      const wBase = (transposed ? c * co + o : o * ci + c) * kh * kw, ib = c * h * wd, ob = o * oh * ow;
       for (let ky = 0; ky < kh; ky++) {
         for (let kx = 0; kx < kw; kx++) {
-          const wv = w[((o * ci + c) * kh + ky) * kw + kx];
-          // the output columns whose tap lands inside the image: 0 <= ox*sw - pw + kx*dw < wd
-          const off = kx * dw - pw;
-          const x0 = Math.max(0, Math.ceil(-off / sw)), x1 = Math.min(ow, Math.floor((wd - 1 - off) / sw) + 1);
-          for (let oy = 0; oy < oh; oy++) {
-            const iy = oy * sh - ph + ky * dh;
-            if (iy < 0 || iy >= h) continue;
-            const irow = ibase + iy * wd + off, orow = obase + oy * ow;
-            for (let ox = x0; ox < x1; ox++) out[orow + ox] += wv * x[irow + ox * sw];
-          }
+          const wv = w[wBase + ky * kw + kx], offY = ky * dh - ph, offX = kx * dw - pw;
+          if (transposed) tap(x, ib, h, wd, out, ob, oh, ow, wv, false, sh, sw, offY, offX);
+          else tap(out, ob, oh, ow, x, ib, h, wd, wv, true, sh, sw, offY, offX);
         }
       }
     }
   }
 }
 
-// torch.nn.ConvTranspose2d: w (ci, co, kh, kw). The adjoint of conv2d: each input pixel scatters its kernel into
-// the output at stride spacing; output positions cropped by `padding` are skipped.
-export function convTranspose2d(x, [ci, h, wd], w, b, out, [co, oh, ow], { kernel, stride, padding, dilation }) {
-  const [kh, kw] = kernel, [sh, sw] = stride, [ph, pw] = padding, [dh, dw] = dilation;
-  for (let o = 0; o < co; o++) out.fill(b ? b[o] : 0, o * oh * ow, (o + 1) * oh * ow);
-  for (let c = 0; c < ci; c++) {
-    const ibase = c * h * wd;
-    for (let o = 0; o < co; o++) {
-      const obase = o * oh * ow;
-      for (let ky = 0; ky < kh; ky++) {
-        for (let kx = 0; kx < kw; kx++) {
-          const wv = w[((c * co + o) * kh + ky) * kw + kx];
-          // the input columns that land inside the output: 0 <= ix*sw - pw + kx*dw < ow
-          const off = kx * dw - pw;
-          const x0 = Math.max(0, Math.ceil(-off / sw)), x1 = Math.min(wd, Math.floor((ow - 1 - off) / sw) + 1);
-          for (let iy = 0; iy < h; iy++) {
-            const oy = iy * sh - ph + ky * dh;
-            if (oy < 0 || oy >= oh) continue;
-            const irow = ibase + iy * wd, orow = obase + oy * ow + off;
-            for (let ix = x0; ix < x1; ix++) out[orow + ix * sw] += wv * x[irow + ix];
-          }
-        }
-      }
-    }
-  }
+export function conv2d(x, inShape, w, b, out, outShape, opts) {
+  convolve(x, inShape, w, b, out, outShape, opts, false);
+}
+
+export function convTranspose2d(x, inShape, w, b, out, outShape, opts) {
+  convolve(x, inShape, w, b, out, outShape, opts, true);
 }
 
 // torch.nn.MaxPool2d in floor mode; padding counts as -infinity, as in torch.
