@@ -36,7 +36,11 @@ def answering(status: int, body: bytes, delay_s: float = 0.0) -> Iterator[str]:
         def log_message(self, *a):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # the slow answer's client has gone (timed out): that is the point, not an error to print
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
