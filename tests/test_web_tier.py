@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,7 @@ from test_e2e import BOOT_S, CHROMIUM, CHROMIUM_ARGS, RUN_S, free_port, no_excep
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from web_tier import render_config, server_stats  # noqa: E402 - scripts/ is not a package
+from web_tier import healthy, render_config, server_stats  # noqa: E402 - scripts/ is not a package
 
 HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if Path(p).exists()), None)
 needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason="needs HAProxy (Debian: apt-get install haproxy)")
@@ -154,6 +155,34 @@ def test_ray_without_a_cluster_address_is_refused_with_one_line(tmp_path):
 
 
 # ---- through the balancer -----------------------------------------------------------------------------------
+@pytest.mark.e2e
+@needs_haproxy
+def test_a_replica_that_exits_is_started_again_and_haproxy_takes_it_back(tmp_path):
+    with web_tier(tmp_path) as tier:
+        sock = Path(tier["socket"])
+        r1 = tier["replicas"][0]
+        os.kill(r1["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + BOOT_S
+        while not any("replica r1 started again" in x for x in tier["lines"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any("replica r1 started again" in x for x in tier["lines"]), tier["lines"]
+        new_pid = int(next(x for x in tier["lines"] if "replica r1 started again" in x).split("pid ")[1].split(")")[0])
+        assert new_pid != r1["pid"]
+        def back() -> bool:  # the new process answers, and HAProxy counts it in (rise 2 after it saw it down)
+            return healthy(f"http://127.0.0.1:{r1['port']}") and server_stats(sock)["r1"]["status"] == "UP"
+
+        while not back() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        time.sleep(5)  # two more health checks: a replica HAProxy marked down meanwhile is up again (rise 2, inter 2s)
+        assert back(), server_stats(sock)
+        before = server_stats(sock)["r1"]["stot"]
+        req = urllib.request.Request(f"{tier['url']}/", headers={"Cookie": "SRV=r1"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+        assert server_stats(sock)["r1"]["stot"] == before + 1, "a browser pinned to r1 is served by it again"
+        tier["replicas"][0]["pid"] = new_pid  # the fixture checks it is gone at the end
+
+
 @pytest.mark.e2e
 @needs_haproxy
 @needs_chromium
