@@ -148,7 +148,7 @@ def curve_charts(exp: Experiment, points: list[dict]) -> list[dict]:
     x = _field("value", "ordinal", title=SETTINGS[exp.setting].label, axis={"labelAngle": 0})
     tips = _tooltip(done, ("label", "kl", "recon", "status", "students", "epochs done"))
     return [{"title": title, "height": 220, "data": {"values": done},
-             "mark": {"type": "line", "point": True, "color": colour},
+             "mark": {"type": "line", "point": {"color": colour}, "color": colour},
              "encoding": {"x": x, "y": _field(key, "quantitative", title="nats / image", scale={"zero": False}),
                           "tooltip": tips}}
             for key, title, colour in (("kl", "held-out KL (rate)", "#1f77b4"),
