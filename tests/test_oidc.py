@@ -298,3 +298,21 @@ def test_a_provider_that_is_down_gives_one_line(tmp_path, chromium):
                                       "answering. Try again in a minute; if it goes on, tell your instructor.")
         assert pg.url.rstrip("/") == url and pg.locator("[data-testid=stException]").count() == 0
         assert "Traceback" not in pg.content()
+
+
+def test_a_stolen_forged_or_failed_callback_gets_the_sign_in_page(class_server, chromium):
+    """The provider's redirect back to the app carries a one-time code bound to the browser that asked for it
+    (OAuth state in its session cookie, PKCE): replayed elsewhere, made up, or an error, it signs nobody in."""
+    url, issuer, _ = class_server
+    pg = browser_context(chromium).new_page()
+    seen: list[str] = []
+    pg.on("request", lambda r: seen.append(r.url) if r.url.startswith(f"{url}/oauth2callback?") else None)
+    sign_in(pg, url, issuer, "student")
+    (stolen,) = [u for u in seen if "code=" in u]
+    for attempt in (stolen, f"{url}/oauth2callback?code=made-up&state=made-up",
+                    f"{url}/oauth2callback?error=access_denied&error_description=End-User+aborted"):
+        ctx = browser_context(chromium)
+        other = ctx.new_page()
+        other.goto(attempt)
+        assert sign_in_page(other), attempt
+        assert USER_COOKIE not in {c["name"] for c in ctx.cookies()}, attempt
