@@ -163,11 +163,11 @@ def sign_in(pg, url: str, issuer: str, login: str) -> str:
     pg.goto(url)
     assert sign_in_page(pg)
     pg.get_by_role("button", name="Log in").click()
-    pg.wait_for_url(f"{issuer}/interaction/**", timeout=30_000)  # the browser is at the provider now
+    pg.wait_for_url(f"{issuer}/interaction/**", timeout=60_000)  # the browser is at the provider now
     pg.fill("input[name=login]", login)
     pg.fill("input[name=password]", "any password")
     pg.get_by_role("button", name="Sign-in").click()
-    pg.wait_for_url(f"{url}/**", timeout=30_000)
+    pg.wait_for_url(f"{url}/**", timeout=60_000)
     line = pg.get_by_text("Signed in as")
     line.wait_for(timeout=BOOT_S * 1000)
     return line.inner_text()
@@ -183,10 +183,10 @@ def run_choices(pg, url: str) -> list[str]:
         return []
     pg.locator("[data-testid=stSelectbox]", has_text="Run").first.click()
     options = pg.get_by_role("option")
-    options.first.wait_for(timeout=30_000)
+    options.first.wait_for(timeout=60_000)
     texts = options.all_inner_texts()
     pg.keyboard.press("Escape")  # the open list hides the rest of the page from the accessibility tree
-    options.first.wait_for(state="detached", timeout=30_000)
+    options.first.wait_for(state="detached", timeout=60_000)
     return texts
 
 
@@ -271,9 +271,9 @@ def test_signing_out_ends_the_session(class_server, chromium):
     cookie = next(c["value"] for c in ctx.cookies() if c["name"] == USER_COOKIE)
     pg.get_by_role("button", name="Log out").click()
     # RP-initiated logout: the provider asks, ends its own session, and sends the browser back to the app
-    pg.wait_for_url(f"{issuer}/session/end**", timeout=30_000)
+    pg.wait_for_url(f"{issuer}/session/end**", timeout=60_000)
     pg.get_by_role("button", name="Yes, sign me out").click()
-    pg.wait_for_url(f"{url}/**", timeout=30_000)
+    pg.wait_for_url(f"{url}/**", timeout=60_000)
     assert sign_in_page(pg)
     assert USER_COOKIE not in {c["name"] for c in ctx.cookies()}
     pg.reload()
