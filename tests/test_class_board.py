@@ -140,6 +140,8 @@ def test_the_instructor_sees_names_and_run_ids_a_student_only_anonymous_points(c
         assert f"runs in the class; {1 if viewer == 'alice' else 2} of them yours" in text
         assert f"Your value: **β = {0 if viewer == 'alice' else 1}**" in text
         assert "claim — the β tension" in text and "the KL fell in 1 of 1 steps and the recon rose in 1 of 1" in text
+    prof = shown(page_as("prof", "class_board"))  # both signed in since: their display names beside their ids
+    assert "Alice (alice@uni.edu)" in prof and f"Bob ({ID['bob']})" in prof
 
 
 def test_launch_records_the_run_and_a_closed_experiment_takes_no_new_runs(classroom):

@@ -10,7 +10,7 @@ import pytest
 
 from engine.core.presets import preset
 from engine.core.store import Store
-from engine.jobs.board import class_board, experiment_curve, tension
+from engine.jobs.board import class_board, experiment_curve, remember_name, tension
 from engine.jobs.classroom import Policy
 from engine.jobs.experiments import MAX_VALUES, ExperimentError, Experiments, parse_values
 from engine.jobs.identity import INSTRUCTOR, User
@@ -192,11 +192,15 @@ def test_a_students_board_holds_no_other_students_identity_run_id_or_path(root):
     prof = class_board(s, PROF, experiment=exp)
     assert {r["run id"] for r in prof} == {ra, rb, up}
     assert {r["students"] for r in prof} == {"alice@uni.edu", BOB.name}
+    remember_name(s, BOB.name, "Bob\u202e\n" + "b" * 100)  # what a provider sends: shown printable and short
+    prof = class_board(s, PROF, experiment=exp)
+    assert {r["students"] for r in prof} == {"alice@uni.edu", f"Bob{'b' * 57} ({BOB.name})"}
     assert {r["experiment"] for r in prof} == {"β = 0", "β = 4", None}
 
     mine = class_board(s, ALICE, experiment=exp)
     text = json.dumps(mine)
-    for secret in (BOB.name, "b-2", rb, rb[:6], up[:6], "0123456789ab", "bobs-secret", str(root), "checkpoints"):
+    for secret in (BOB.name, "b-2", "Bob", rb, rb[:6], up[:6], "0123456789ab", "bobs-secret", str(root),
+                   "checkpoints"):
         assert secret not in text
     assert ALICE.name not in text and ra not in text  # not even one's own id: the board opens nothing
     assert [r["mine"] for r in mine].count(True) == 1

@@ -1,6 +1,7 @@
 """The class board's data: every run of the class as one row, in the view its viewer may see.
 
-- An instructor's rows carry who follows each run (their identities) and its run id.
+- An instructor's rows carry who follows each run (their identities, with the display name each last signed in
+  with) and its run id.
 - A student's rows carry none of another student's identity, run id, checkpoint path, run name or uploaded
   dataset name: only what makes a point on the plane (status, epochs, model, β, latent size, held-out recon and
   KL), with `mine` set on the runs they follow. Nothing on the board opens, downloads or resumes a run.
@@ -21,6 +22,25 @@ PIXELS = 784  # an MNIST image: the held-out `mse01` is summed over its pixels
 PUBLIC = ("mnist", "fashion-mnist", "synthetic", "ising")  # dataset families every student may name
 
 
+NAME_KEY = "class:name:"  # + identity -> the display name the provider last gave (shown to instructors only)
+
+
+def remember_name(store: Store, identity: str, shown: str) -> None:
+    """Keep `identity`'s display name for the instructors' board (printable, at most 60 characters; written only
+    when it changed). A display name is whatever the user typed at their provider: it is shown beside the
+    identity, never instead of it, and never used for access."""
+    shown = "".join(c for c in str(shown) if c.isprintable())[:60].strip()
+    if shown and store.index.get(NAME_KEY + identity) != shown:
+        store.index.set(NAME_KEY + identity, shown)
+
+
+def who(store: Store, identity: str) -> str:
+    """An identity as the instructors' board names it: 'Display Name (identity)', e-mails without 'email:'."""
+    plain = identity.removeprefix("email:")
+    shown = store.index.get(NAME_KEY + identity)
+    return f"{shown} ({plain})" if shown else plain
+
+
 def followers(store: Store, run_id: str) -> list[str]:
     """Identities following `run_id` (as ClassroomBackend records them; [] outside classroom mode)."""
     return list((store.index.get(f"class:{run_id}") or {}).get("owners", []))
@@ -37,7 +57,8 @@ def _round(v: object, nd: int = 4) -> float | None:
     return round(float(v), nd) if isinstance(v, int | float) else None
 
 
-def _row(meta: dict, job: JobInfo | None, viewer: User, owners: list[str], value: str | None) -> dict:
+def _row(meta: dict, job: JobInfo | None, viewer: User, owners: list[str], value: str | None,
+         names: list[str]) -> dict:
     c = meta.get("config") or (job.config if job else {}) or {}
     held = meta.get("heldout") or {}
     vae = bool(c.get("variational"))
@@ -58,7 +79,7 @@ def _row(meta: dict, job: JobInfo | None, viewer: User, owners: list[str], value
         "mine": viewer.name in owners,
     }
     if viewer.instructor:
-        row = {"students": ", ".join(o.removeprefix("email:") for o in owners) or "—",
+        row = {"students": ", ".join(names) or "—",
                "run id": meta.get("run_id") or (job.job_id if job else ""), **row}
     return row
 
@@ -80,7 +101,8 @@ def class_board(store: Store, viewer: User, jobs: Iterable[JobInfo] = (),
     rows = []
     for rid, m in metas.items():
         owners = followers(store, rid)
-        rows.append((m.get("updated") or 0, _row(m, live.get(rid), viewer, owners, labels.get(rid))))
+        names = [who(store, o) for o in owners] if viewer.instructor else []
+        rows.append((m.get("updated") or 0, _row(m, live.get(rid), viewer, owners, labels.get(rid), names)))
     if viewer.instructor:
         return [r for _, r in sorted(rows, key=lambda t: t[0], reverse=True)]
     key = (lambda r: (r["kind"], r["β"] if r["β"] is not None else -1, r["latent size"] or 0,

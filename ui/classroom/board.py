@@ -15,12 +15,13 @@ import streamlit as st
 from engine.core.config import ConfigError, RunConfig
 from engine.core.presets import PRESETS
 from engine.jobs import JobError
-from engine.jobs.board import class_board, experiment_curve, tension
+from engine.jobs.board import class_board, experiment_curve, remember_name, tension
 from engine.jobs.experiments import SETTINGS, Experiment, ExperimentError, Experiments
 from engine.jobs.identity import User
 from engine.teaching.lessons import LESSONS
 
 from ..access.auth import current_user, try_user_backend
+from ..access.mode import classroom_enabled, oidc_configured
 from ..backend import store
 from ..runs import submit
 
@@ -32,7 +33,11 @@ WHAT = {"beta": "β tension", "latent_dim": "code size", "lr": "learning rate", 
 
 
 def viewer() -> User:
+    """The signed-in user; their display name is kept for the instructors' board (shown beside the identity)."""
     name, role = current_user()  # local mode: the OS user, instructor
+    shown = st.user.get("name") if classroom_enabled() and oidc_configured() else None
+    if isinstance(shown, str):
+        remember_name(store(), name, shown)
     return User(name, role)
 
 
