@@ -73,9 +73,10 @@ def click_round_trips(pg, clicks: int) -> list[float]:
         t0 = time.perf_counter()
         pg.mouse.click(x, y)
         pg.wait_for_function(
-            """([x, y]) => [...document.querySelectorAll('[data-testid=stCaption]')].some(e => {
-                 const m = e.innerText.match(/Pinned at \\((-?[\\d.]+), (-?[\\d.]+)\\)/);
-                 return m && Math.abs(m[1] - x) < 0.011 && Math.abs(m[2] - y) < 0.011; })""", arg=at, timeout=60_000)
+            """([x, y]) => {
+                 const m = document.querySelector('[data-testid=stMain]').innerText
+                   .match(/Pinned at \\((-?[\\d.]+), (-?[\\d.]+)\\)/);
+                 return m && Math.abs(m[1] - x) < 0.011 && Math.abs(m[2] - y) < 0.011; }""", arg=at, timeout=60_000)
         out.append(time.perf_counter() - t0)
     return out
 

@@ -92,10 +92,12 @@ def chromium(width: int = 1300, height: int = 2000):
 
 
 def ready(page, timeout_s: float = 120) -> None:
-    """Wait until every view of the explorer has its model and has drawn."""
-    page.wait_for_selector("canvas[data-role=map]", timeout=timeout_s * 1000)
+    """Wait until every view of the test app (map, pad, sweep, path) has its model and has drawn. (Playwright's
+    sync API delivers websocket events only inside its own calls: wait with page.wait_for_timeout, not sleep.)"""
+    for role in ("map", "board", "sweep", "path"):
+        page.wait_for_selector(f"canvas[data-role={role}]", timeout=timeout_s * 1000)
     page.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=timeout_s * 1000)
-    time.sleep(0.5)
+    page.wait_for_timeout(500)
 
 
 def pixels(page, role: str) -> str:

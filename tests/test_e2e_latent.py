@@ -7,7 +7,6 @@ Run: .venv/bin/python -m pytest tests/test_e2e_latent.py -m e2e -q
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -49,12 +48,12 @@ def test_hover_decodes_in_the_browser_without_a_rerun(explorer):
     for i in range(steps):  # a diagonal sweep across the map, no button pressed
         f = i / steps
         pg.mouse.move(box["x"] + box["width"] * (0.1 + 0.8 * f), box["y"] + box["height"] * (0.85 - 0.7 * f))
-        time.sleep(0.05)
+        pg.wait_for_timeout(0.05 * 1000)
         now = pixels(pg, "decoded")
         changed += now != last
         last = now
     assert changed >= 0.75 * steps, f"the decoded image changed at {changed} of {steps} steps"
-    time.sleep(0.5)
+    pg.wait_for_timeout(0.5 * 1000)
     assert wire.reruns() == before, f"hovering sent {wire.reruns() - before} rerun_script BackMsgs"
 
 
@@ -63,7 +62,7 @@ def test_a_click_commits_its_point(explorer):
     box = _box(pg, "map")
     x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7
     pg.mouse.move(x, y)
-    time.sleep(0.3)
+    pg.wait_for_timeout(0.3 * 1000)
     at = [float(v) for v in pg.locator("canvas[data-role=decoded]").get_attribute("data-at").split(",")]
     before = wire.reruns()
     pg.mouse.click(x, y)
@@ -74,9 +73,14 @@ def test_a_click_commits_its_point(explorer):
         got = (float(m[1]), float(m[2]))
         if abs(got[0] - at[0]) < 0.011 and abs(got[1] - at[1]) < 0.011:
             break
-        time.sleep(0.5)
+        pg.wait_for_timeout(0.5 * 1000)
     assert abs(got[0] - at[0]) < 0.011 and abs(got[1] - at[1]) < 0.011, (got, at)
     assert wire.reruns() == before + 1
+    pg.wait_for_timeout(0.5 * 1000)
+    assert pg.locator("canvas[data-role=map]").count() == 1, "the map was drawn again beside the old one"
+    pg.mouse.move(x + 40, y - 40)  # the redrawn map still decodes under the mouse
+    pg.wait_for_timeout(0.3 * 1000)
+    assert pg.locator("canvas[data-role=decoded]").get_attribute("data-at") != ",".join(f"{v:.4f}" for v in at)
 
 
 def test_drawing_moves_the_code_on_the_map(explorer):
@@ -89,7 +93,7 @@ def test_drawing_moves_the_code_on_the_map(explorer):
     for i in range(12):  # a seven: along the top, then down to the left
         dx, dy = (i * 10, 0) if i < 6 else (60 - (i - 6) * 8, (i - 6) * 30)
         pg.mouse.move(box["x"] + 80 + dx, box["y"] + 40 + dy)
-        time.sleep(0.05)
+        pg.wait_for_timeout(0.05 * 1000)
         seen.append(pg.locator("canvas[data-role=drawn-map]").get_attribute("data-mu"))
     pg.mouse.up()
     codes = [s for s in seen if s]
@@ -104,8 +108,8 @@ def test_a_rerun_does_not_send_the_weights_again(explorer):
     assert first > 2_000_000, f"the first load received {first} bytes: the weights (2.6 MB) are not in it"
     wire.received = 0
     pg.get_by_role("button", name="Rerun the page").click()
-    time.sleep(1.0)
+    pg.wait_for_timeout(1.0 * 1000)
     pg.wait_for_selector("[data-testid=stStatusWidget]", state="hidden", timeout=60_000)
-    time.sleep(1.0)
+    pg.wait_for_timeout(1.0 * 1000)
     assert wire.reruns() >= 1
     assert wire.received < 200_000, f"a rerun received {wire.received} bytes (the weights are 2.6 MB)"

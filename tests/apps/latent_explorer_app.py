@@ -6,6 +6,7 @@ different one, and the weights are as large as a trained model's: what the tests
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import streamlit as st
 import torch
@@ -31,15 +32,16 @@ mu, logvar = posterior_params(model, images)
 proj = project_2d(mu)
 domain = square(*plane_range(proj["xy"], cfg.variational))
 view = View(proj, torch.arange(len(mu)) % 10, [str(i) for i in range(10)], domain, logvar, mu, 20,
-            prior_contours(proj) if cfg.variational else None, torch.rand(len(mu)) * 60)
+            prior_contours(proj) if cfg.variational else None)
+errors = torch.linspace(10, 80, len(mu))  # stand-ins for the held-out reconstruction errors (fixed: same every run)
 st.title(f"Latent explorer test: {cfg.name}")
 held = hold(model, proj, images)
 if held is None:
     st.stop()
 point = map_view("map", held, view)
-st.markdown(pinned_caption(point, view))
+st.caption(pinned_caption(point, view))
 st.button("Rerun the page")
-draw_view("draw", held, view)
+draw_view("draw", held, replace(view, errors=errors))
 values = sweep(mu, 0, 0, 3.0)
 sweep_view("sweep", held, mu[0], 0, values, "z1 swept around held-out #0")
 path_view("path", held, view, mu[1], mu[2], (1, 2))

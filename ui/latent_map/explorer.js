@@ -240,15 +240,26 @@ function mapView(root, nn, model, heldout, view, args) {
 
 const HELPERS = { el, paint, imageCanvas, mapFrame, drawBase, marker, curve, legend, where, className, perFrame };
 
+const MOUNTED = new WeakMap();  // parentElement -> the cleanup of what was drawn there
+
 export default function (args) {
   const { data, parentElement } = args;
+  // Streamlit calls this again, on the same parentElement, whenever the mount's data changes (a click's rerun sends
+  // a new pinned point) and calls the returned cleanup only on unmount: clear the previous drawing first.
+  MOUNTED.get(parentElement)?.();
   if (!data) return;
   const view = unpack(data);
   const root = el("div", `ael ael-${view.meta.mode}`, parentElement);
   let gone = false;
+  const cleanup = () => {
+    gone = true;
+    root.remove();
+    if (MOUNTED.get(parentElement) === cleanup) MOUNTED.delete(parentElement);
+  };
+  MOUNTED.set(parentElement, cleanup);
   if (view.meta.mode === "hold") {
     lib("nn").then((nn) => hold(view.meta.name, { model: nn.parseModel(view.arrays.model), heldout: view.arrays.heldout }));
-    return () => root.remove();
+    return cleanup;
   }
   Promise.all([lib("nn"), lib("drawing"), lib("views"), held(view.meta.model)]).then(([nn, drawing, views, h]) => {
     if (gone) return;
@@ -256,5 +267,5 @@ export default function (args) {
     run(root, nn, h.model, h.heldout, view, args, { drawing, ...HELPERS });
     root.dataset.ready = "1";
   }).catch((err) => { el("div", "ael-error", root, `The latent explorer failed: ${err}`); });
-  return () => { gone = true; root.remove(); };
+  return cleanup;
 }
