@@ -233,6 +233,7 @@ async def level(n: int, variant: str, env: dict, args, tmp: Path, template: Path
     res = {"n": n, "variant": variant, "env": env, "wall_s": wall, "machine": machine, "errors": errors,
            "launched": dict(Counter(st.launched or "no" for st in sts)),
            "skipped": dict(Counter(x for st in sts for x in st.skipped)),
+           "signed_in": [st.signed_in for st in sts],
            "figures": level_figures(records, errors), "records": records}
     if root is not None:
         res["jobs"] = job_figures(root)
@@ -249,6 +250,8 @@ async def run(args, tmp: Path, out: dict) -> None:
             res = await level(n, name, env, args, tmp, template)
             print_level(n, name, res)
             out["levels"].append(res)
+            if args.out:  # after every level: an interrupted curve keeps what it measured
+                Path(args.out).write_text(json.dumps(out, indent=1, default=str))
     if args.browser_cpu:
         from class_ws_browser import browser_cpu
         out["browser_cpu"] = await browser_cpu(args, tmp, template, variants(args.variant))
@@ -271,6 +274,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--local", action="store_true", help="the server is not in classroom mode (no logins)")
     ap.add_argument("--browser-cpu", action="store_true",
                     help="also: server CPU per page view of one headless Chromium session (every page, warm server)")
+    ap.add_argument("--browser-rounds", type=int, default=2, help="with --browser-cpu: visits of every page (2)")
     ap.add_argument("--py-spy", metavar="DIR", help="record the server with py-spy during each level (collapsed "
                     "stacks in DIR: <N>-<variant>-idle.txt, all threads; -gil.txt, GIL holders only)")
     ap.add_argument("--seed", type=int, default=0, help="random seed of arrivals and think times")

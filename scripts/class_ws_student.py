@@ -38,6 +38,7 @@ class Student:
     records: list[dict] = field(default_factory=list)  # page, action, s, bytes, messages, t (since the class began)
     errors: list[dict] = field(default_factory=list)  # page, action, kind, detail
     launched: str = ""  # "live" (a job to watch) or "cached" (trained already)
+    signed_in: str = ""  # the sidebar's "Signed in as ..." (classroom mode)
     skipped: list[str] = field(default_factory=list)  # steps the page offered no widget for (not a server error)
     page: str = "Home"
 
@@ -66,6 +67,7 @@ class Walk:
                                 "messages": reply.messages, "t": t})
         for e in reply.errors:
             self.error(action, "exception" if e.startswith("exception") else "st.error", e)
+        self.st.signed_in = self.st.signed_in or next((t for t in reply.texts if t.startswith("Signed in as")), "")
         return reply
 
     def fragment_of(self, states) -> str:
