@@ -22,7 +22,7 @@ from engine.teaching.latent import (
 from engine.teaching.posterior import ellipse, prior_contours
 from ui.backend import store
 from ui.draw.charts import bar_chart
-from ui.draw.images import show_grid
+from ui.draw.images import show_grid, show_shared_grid
 from ui.heldout import heldout_errors, heldout_images, posteriors
 from ui.latent.canvas import digit_report, draw_digit, drawn_code_layers, model_input
 from ui.latent.interpolation import interpolation_panel
@@ -30,7 +30,7 @@ from ui.latent_map.explorer import View, draw_view, hold, map_view, pinned_capti
 from ui.latent_map.layers import ellipse_layer, latent_map_chart, prior_layer
 from ui.latent_map.pick import pick_point, show_decoded
 from ui.pickers import run_and_config, snapshot_epoch_slider
-from ui.runs import class_names, kl_per_dim, model_or_error, snapshot
+from ui.runs import checkpoint_mtime, class_names, kl_per_dim, model_or_error, snapshot
 
 st.title("Latent space")
 st.caption("Every held-out digit is encoded to a code z (for a VAE: the mean μ), drawn on a 2-D map and coloured by "
@@ -106,8 +106,9 @@ def decoder_grid() -> None:
     if k > 1:
         n = st.slider("Decoder grid size", 6, 20, 12, key="lat_n",
                       help="How many points per side of the map are decoded. More = finer picture, slower.")
-        show_grid(decode_plane(model, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
-                  caption=f"the decoder (epoch {latest}) on a {n}×{n} grid over the map's area")
+        key = ("decoder", str(store().root), rid, checkpoint_mtime(rid), epoch, n)  # alike for every session
+        show_shared_grid(key, lambda: decode_plane(model, proj, xr, yr, n), nrow=n, scale=1 if n > 14 else 2,
+                         caption=f"the decoder (epoch {latest}) on a {n}×{n} grid over the map's area")
         if latest != epoch:
             st.caption(f"Only the latest weights are kept: the decoder is epoch {latest}, the map epoch {epoch}.")
 

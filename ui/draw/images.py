@@ -3,8 +3,16 @@ torch tensors (on the CPU) without importing torch."""
 
 from __future__ import annotations
 
+import io
+import os
+from collections.abc import Callable, Hashable
+
 import numpy as np
 import streamlit as st
+
+# Pictures every session draws alike (a run's decoder over its map) are drawn and encoded once per server;
+# AE_LAB_SHARE_ACROSS_SESSIONS=0 draws them in every script run again (scripts/class_ws.py compares the two).
+SHARED = os.environ.get("AE_LAB_SHARE_ACROSS_SESSIONS", "1") != "0"
 
 
 def to_unit(images) -> np.ndarray:
@@ -33,6 +41,32 @@ def grid(images, nrow: int = 8, pad: int = 2, scale: int = 3) -> np.ndarray:
 def show_grid(images, caption: str | None = None, nrow: int = 8, scale: int = 3) -> None:
     """Draw images (N, C, H, W), uint8 or in [0, 1], as one crisp grid."""
     st.image(grid(images, nrow=nrow, scale=scale), caption=caption)
+
+
+def png(picture: np.ndarray) -> bytes:
+    """An H×W×3 uint8 picture as PNG bytes (lossless: the pixel blocks stay crisp)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(picture).save(out, format="PNG")
+    return out.getvalue()
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _shared_png(key: Hashable, nrow: int, scale: int, _images: Callable) -> bytes:
+    return png(grid(_images(), nrow=nrow, scale=scale))
+
+
+def show_shared_grid(key: Hashable, images: Callable, caption: str | None = None, nrow: int = 8,
+                     scale: int = 3) -> None:
+    """show_grid for a picture that depends only on `key` (e.g. run, checkpoint, epoch, size): `images()` runs and
+    the grid is encoded once for the whole server, then every session and rerun sends the same bytes (which the
+    browser's message cache then answers with a reference). Under a class's load, redrawing and re-encoding it
+    in every session's script run held the GIL for most of a Latent space click."""
+    if not SHARED:
+        show_grid(images(), caption, nrow=nrow, scale=scale)
+        return
+    st.image(_shared_png(key, nrow, scale, images), caption=caption)
 
 
 def show_row(images, caption: str | None = None, scale: int = 3) -> None:

@@ -38,6 +38,7 @@ from engine.teaching.drawing import VERDICTS
 from engine.teaching.latent import nearest, typical_spacing
 from engine.teaching.posterior import ellipse
 
+from ..draw.images import SHARED
 from .layers import Domain
 from .pick import WHERE, current_point, state_keys, where
 
@@ -45,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 NAME = "ae_lab.latent_explorer"
 MODULES = {"nn": "nn.js", "drawing": "drawing.js", "views": "views.js"}
 _EXPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {projection key: (name, payload)}
+_SHARED: dict = {}  # key -> what `shared` computed once for every session
 
 
 @dataclass
@@ -150,6 +152,34 @@ def hold(model: Autoencoder, proj: dict, images: torch.Tensor | None, note: bool
     return Held(name, int(model.latent_dim), bool(model.variational))
 
 
+def shared(key: tuple, make):
+    """`make()` once per server for `key` (what every session and click of a map computes alike: a model's
+    σ-ellipses on a plane, the map's typical spacing); each session's own script run computed it again, and under
+    a class's load those many small torch calls queued for the GIL. AE_LAB_SHARE_ACROSS_SESSIONS=0: no sharing."""
+    if not SHARED:
+        return make()
+    if key not in _SHARED:
+        if len(_SHARED) >= 256:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
+def _plane(proj: dict) -> tuple[bytes, bytes]:
+    return _f32(proj["mean"]).tobytes(), _f32(proj["basis"]).tobytes()
+
+
+def _spacing(view: View) -> float:
+    xy = view.proj["xy"]
+    return shared(("spacing", _plane(view.proj), tuple(xy.shape)), lambda: typical_spacing(xy))
+
+
+def _ellipses(view: View) -> list:
+    curves = [ellipse(view.proj, view.mu[i], view.logvar[i], n_points=32)
+              for i in range(min(view.n_ellipses, len(view.logvar)))]
+    return [_rounded(c) for c in curves if c is not None]
+
+
 def _map_meta(view: View, held: Held, **extra) -> tuple[dict, dict]:
     xy = view.proj["xy"]
     meta = {"model": held.name, "domain": [list(map(float, r)) for r in view.domain], "axes": list(view.proj["axes"]),
@@ -157,9 +187,8 @@ def _map_meta(view: View, held: Held, **extra) -> tuple[dict, dict]:
             "prior": [_rounded(c) for c in (view.prior or [])],
             "plane": {"mean": view.proj["mean"].tolist(), "basis": view.proj["basis"].tolist()}, **extra}
     if view.logvar is not None and view.mu is not None and view.n_ellipses:
-        curves = [ellipse(view.proj, view.mu[i], view.logvar[i], n_points=32)
-                  for i in range(min(view.n_ellipses, len(view.logvar)))]
-        meta["ellipses"] = [_rounded(c) for c in curves if c is not None]
+        meta["ellipses"] = shared(("ellipses", held.name, _plane(view.proj), view.n_ellipses),
+                                  lambda: _ellipses(view))
         meta["ellipse_labels"] = [int(v) for v in view.labels[: len(meta["ellipses"])]]
     arrays = {"xy": _f32(xy).reshape(-1), "labels": view.labels.to(torch.uint8).cpu().numpy()}
     if view.errors is not None:
@@ -179,8 +208,7 @@ def map_view(key: str, held: Held, view: View, default: tuple[float, float] = (0
     """The map in the browser: hovering decodes each point beside the nearest held-out digit; a click commits the
     point (the only message to the server). Returns the committed point, kept inside the domain."""
     point = current_point(key, view.domain, default)
-    xy = view.proj["xy"]
-    meta, arrays = _map_meta(view, held, mode="map", pinned=list(point), spacing=typical_spacing(xy),
+    meta, arrays = _map_meta(view, held, mode="map", pinned=list(point), spacing=_spacing(view),
                              where=[[lim, words] for lim, words in WHERE])
     ckey = f"{key}_browser"
     _component()(key=ckey, data=pack(meta, arrays), on_point_change=lambda: _on_point(key, ckey), height="content")
@@ -191,7 +219,7 @@ def pinned_caption(point: tuple[float, float], view: View) -> str:
     """One line about the committed point, computed by the server: its nearest held-out digit and how far."""
     xy = view.proj["xy"]
     i, d = nearest(xy, torch.tensor(point))
-    spacing = typical_spacing(xy)
+    spacing = _spacing(view)
     ratio = d / spacing if spacing > 0 else float("nan")
     lab = int(view.labels[i])
     name = view.classes[lab] if view.classes and lab < len(view.classes) else str(lab)
