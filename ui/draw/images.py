@@ -66,7 +66,7 @@ def show_shared_grid(key: Hashable, images: Callable, caption: str | None = None
     if not SHARED:
         show_grid(images(), caption, nrow=nrow, scale=scale)
         return
-    st.image(_shared_png(key, nrow, scale, images), caption=caption)
+    st.image(_shared_png(key, nrow, scale, images), caption=caption, output_format="PNG")  # PNG: sent as it is
 
 
 def show_row(images, caption: str | None = None, scale: int = 3) -> None:
