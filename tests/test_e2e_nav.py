@@ -12,8 +12,7 @@ import os
 
 import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-from test_e2e import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from test_e2e import streamlit_app
 
 pytestmark = pytest.mark.e2e
 
@@ -63,30 +62,24 @@ def _only_the_router_lists_pages(seen: list) -> None:
 
 
 @pytest.mark.parametrize("first", ["", "Latent_space", "latent_space"])
-def test_a_cold_server_shows_only_the_router_sidebar(tmp_path, first):
+def test_a_cold_server_shows_only_the_router_sidebar(tmp_path, chromium, first):
     """First visit (/), a deep link as the very first request, and the automatic mode's own URL for a page script
     (`/latent_space`, which would run pages/latent_space.py without the router's login gate): each on a fresh
     server, then a second session."""
-    from playwright.sync_api import sync_playwright
-
     env = {**os.environ, "AE_LAB_CHECKPOINTS": str(tmp_path / "checkpoints")}
-    with streamlit_app(tmp_path, env) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page, seen = _open(browser, f"{url}/{first}")
-            _shows_the_router_sidebar(page)
-            heading = "Latent space" if first == "Latent_space" else "Autoencoders & VAEs"  # a wrong URL: Home
-            page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
-            page.wait_for_timeout(1000)  # let any late message arrive
-            _only_the_router_lists_pages(seen)
-            if not first:
-                assert ("page_not_found", "") not in seen, seen
-            page.close()
+    with streamlit_app(tmp_path, env) as url:
+        page, seen = _open(chromium, f"{url}/{first}")
+        _shows_the_router_sidebar(page)
+        heading = "Latent space" if first == "Latent_space" else "Autoencoders & VAEs"  # a wrong URL: Home
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+        page.wait_for_timeout(1000)  # let any late message arrive
+        _only_the_router_lists_pages(seen)
+        if not first:
+            assert ("page_not_found", "") not in seen, seen
+        page.close()
 
-            second, seen = _open(browser, f"{url}/Runs")  # a second session
-            _shows_the_router_sidebar(second)
-            second.get_by_role("heading", name="Runs").first.wait_for(timeout=120_000)
-            _only_the_router_lists_pages(seen)
-            assert ("page_not_found", "") not in seen, seen  # the process is past Streamlit's first run
-        finally:
-            browser.close()
+        second, seen = _open(chromium, f"{url}/Runs")  # a second session
+        _shows_the_router_sidebar(second)
+        second.get_by_role("heading", name="Runs").first.wait_for(timeout=120_000)
+        _only_the_router_lists_pages(seen)
+        assert ("page_not_found", "") not in seen, seen  # the process is past Streamlit's first run
