@@ -6,53 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from test_e2e import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = "tests/apps/latent_explorer_app.py"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 
 
 @contextlib.contextmanager
-def explorer_app(preset: str, log_dir: Path, boot_s: float = 120) -> Iterator[str]:
+def explorer_app(preset: str, log_dir: Path) -> Iterator[str]:
     """The explorer's test app for `preset` on a free localhost port; yields its URL and stops it afterwards."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AE_LAB_EXPLORER_PRESET": preset, "PYTHONUNBUFFERED": "1"}
-    with open(log_dir / f"explorer-{preset}.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            end = time.monotonic() + boot_s
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > end:
-                        raise RuntimeError(f"the explorer app did not start: see {log.name}") from None
-                    time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AE_LAB_EXPLORER_PRESET": preset}
+    with streamlit_app(log_dir, env, script=APP) as url:
+        yield url
 
 
 @dataclass
@@ -84,7 +53,7 @@ def chromium(width: int = 1300, height: int = 2000):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from latent_browser import pixels
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"  # git-ignored; one PNG per page
@@ -41,13 +40,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_app(tmp_path: Path, env: dict, port: int | None = None) -> Iterator[str]:
-    """`streamlit run app.py` on `port` (default: a free one) with `env`, its log in tmp_path; yields its URL,
+def streamlit_app(tmp_path: Path, env: dict, port: int | None = None, script: str = "app.py") -> Iterator[str]:
+    """`streamlit run SCRIPT` on `port` (default: a free one) with `env`, its log in tmp_path; yields its URL,
     stops it afterwards."""
     port = port or free_port()
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -318,10 +317,11 @@ def test_latent_map_click_canvas_and_theory_formulas(server, chromium_page):
     plane.wait_for(timeout=60_000)
     plane.scroll_into_view_if_needed()
     box = plane.bounding_box()
-    before = pixels(pg, "decoded")
+    decoded = pg.locator("canvas[data-role=decoded]")
+    before = decoded.evaluate("c => c.toDataURL()")
     pg.mouse.move(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])  # up right, off the centre
     time.sleep(0.3)
-    assert pixels(pg, "decoded") != before, "hovering the map decodes a new point"
+    assert decoded.evaluate("c => c.toDataURL()") != before, "hovering the map decodes a new point"
     pg.mouse.click(box["x"] + 0.78 * box["width"], box["y"] + 0.22 * box["height"])
     pg.get_by_text("Pinned at").wait_for(timeout=60_000)
     pg.wait_for_function("() => ![...document.querySelectorAll('[data-testid=stCaption]')].some("
