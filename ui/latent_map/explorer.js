@@ -87,10 +87,38 @@ function polyline(ctx, frame, pts, close = false) {
   ctx.stroke();
 }
 
+// Round tick values across [lo, hi]: a step of 1, 2 or 5 times a power of ten, about five of them.
+function ticks(lo, hi) {
+  const raw = (hi - lo) / 5;
+  if (!(raw > 0 && Number.isFinite(raw))) return [];
+  const p = 10 ** Math.floor(Math.log10(raw)), step = [1, 2, 5, 10].find((m) => m * p >= raw) * p, out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(Math.abs(v) < step / 1e6 ? 0 : v);
+  return out;
+}
+
+// Light grid lines at the ticks, and their values along the bottom and left edges (inside the frame).
+function grid(ctx, frame, meta) {
+  const [[x0, x1], [y0, y1]] = meta.domain, size = frame.size;
+  ctx.strokeStyle = "#eeeeee";
+  ctx.fillStyle = "#777777";
+  ctx.font = "10px sans-serif";
+  for (const v of ticks(x0, x1)) {
+    const [px] = frame.toPx(v, y0);
+    ctx.beginPath(); ctx.moveTo(px, 0); ctx.lineTo(px, size); ctx.stroke();
+    ctx.fillText(String(+v.toPrecision(3)), px + 2, size - 3);
+  }
+  for (const v of ticks(y0, y1)) {
+    const [, py] = frame.toPx(x0, v);
+    ctx.beginPath(); ctx.moveTo(0, py); ctx.lineTo(size, py); ctx.stroke();
+    ctx.fillText(String(+v.toPrecision(3)), 2, py - 2);
+  }
+}
+
 export function drawBase(ctx, frame, meta, xy, labels) {
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, frame.size, frame.size);
   ctx.lineWidth = 1;
+  grid(ctx, frame, meta);
   for (const [i, curve] of (meta.ellipses || []).entries()) {
     ctx.strokeStyle = PALETTE[meta.ellipse_labels[i] % 10] + "88";
     polyline(ctx, frame, curve, true);
