@@ -245,6 +245,8 @@ def test_every_lesson_and_the_other_pages_open_and_a_lesson_trains(quick_lessons
     button and then shows its evidence; Applications, Compare, Ising, Your data and Graph AE render."""
     server, _ = server
     pg = chromium_page
+    pg.goto(server)  # a fresh server's first run is Streamlit's own: a deep link then shows "Page not found"
+    pg.get_by_test_id("stSidebarNav").wait_for(timeout=120_000)
     pg.goto(f"{server}/Lessons")
     settle(pg)
     no_exception(pg)

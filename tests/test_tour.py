@@ -230,6 +230,8 @@ def test_tour_end_to_end_and_every_lesson_in_chromium(tour_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(tour_server)  # a fresh server's first run is Streamlit's own: a deep link then shows "Page not found"
+        pg.get_by_test_id("stSidebarNav").wait_for(timeout=120_000)
         pg.goto(f"{tour_server}/Lessons")
         settle(pg)
         fresh(pg, "Why.")  # lesson 1, evidence computed
