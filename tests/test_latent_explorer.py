@@ -78,3 +78,20 @@ def test_above_the_cap_the_server_decodes_each_click(store, monkeypatch):
     assert elements(at, "vega_lite_chart"), "the server's clickable map"
     assert any("decoded at" in str(i.proto) for i in elements(at, "image")), "the server's decoded point"
     assert any("Draw a digit" in i.value for i in at.info), "the server's drawing canvas"
+
+
+@pytest.mark.parametrize("state, point", [
+    ({"point": {"x": 1.5, "y": -2}}, (1.5, -2.0)),
+    ({"point": {"x": float("nan"), "y": 0.0}}, None),
+    ({"point": {"x": float("inf"), "y": 0.0}}, None),
+    ({"point": {"x": "1", "y": 0.0}}, None),
+    ({"point": {"x": True, "y": 0.0}}, None),
+    ({"point": [1, 2]}, None),
+    ({"point": {"x": 1.0}}, None),
+    ({}, None),
+    (None, None),
+    ("point", None),
+])
+def test_a_click_from_the_browser_is_checked(state, point):
+    """The browser's click is input like any other: only two finite numbers become the page's point."""
+    assert explorer.clicked_point(state) == point

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 import weakref
 from dataclasses import dataclass
@@ -196,12 +197,23 @@ def _map_meta(view: View, held: Held, **extra) -> tuple[dict, dict]:
     return meta, arrays
 
 
+def clicked_point(state) -> tuple[float, float] | None:
+    """The point a click sent ({"point": {"x": .., "y": ..}} from the browser), or None for anything else: what a
+    browser sends is checked like any input (finite numbers only; the page then keeps it inside the map)."""
+    point = state.get("point") if isinstance(state, dict) else None
+    if not isinstance(point, dict):
+        return None
+    x, y = point.get("x"), point.get("y")
+    ok = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y))
+    return (float(x), float(y)) if ok else None
+
+
 def _on_point(key: str, ckey: str) -> None:
     """The component's callback (before the script runs): a click's point becomes the page's chosen point."""
-    point = (st.session_state.get(ckey) or {}).get("point") or {}
-    if isinstance(point.get("x"), int | float) and isinstance(point.get("y"), int | float):
+    point = clicked_point(dict(st.session_state.get(ckey) or {}))
+    if point is not None:
         kx, ky, _ = state_keys(key)
-        st.session_state[kx], st.session_state[ky] = float(point["x"]), float(point["y"])
+        st.session_state[kx], st.session_state[ky] = point
 
 
 def map_view(key: str, held: Held, view: View, default: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
