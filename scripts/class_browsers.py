@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -357,17 +358,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_all(args: argparse.Namespace, results: dict) -> int:
     """Every phase, with the servers and workers stopped whatever happens; returns the exit code."""
-    code = 0
     with tempfile.TemporaryDirectory(prefix="ae-lab-browsers-") as tmp:
         try:
-            asyncio.run(asyncio.wait_for(run(args, Path(tmp), results), args.total_timeout))
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            results["fatal"], code = "interrupted", 130
-        except Exception as e:  # noqa: BLE001 - the benchmark itself could not run: say why, clean up, exit 2
-            results["fatal"], code = f"{type(e).__name__}: {e}", 2
+            code = guarded(asyncio.wait_for(run(args, Path(tmp), results), args.total_timeout), results)
         finally:
-            for server in list(SERVERS):
-                stop_server(server)
             for root in CHECKPOINT_ROOTS:
                 stop_workers(root)
         results["loadavg_after"] = loadavg()
@@ -385,15 +379,37 @@ def main(argv: list[str] | None = None) -> int:
                      "args": vars(args)}
     print(f"load before: {results['loadavg_before']} ({os.cpu_count()} CPUs)", flush=True)
     code = run_all(args, results)
-    if results.get("fatal"):
-        print(f"benchmark did not complete: {results['fatal']}", file=sys.stderr)
     if code == 0:
         print_table(figures(results))
     for e in results.get("summary", {}).get("errors", []):
         print(f"  error: {e['session']} · {e['page']} · {e['kind']}: {e['detail'][:200]}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=1, default=str))
-        print(f"raw results: {args.out}")
+    return finish(results, args.out, code)
+
+
+def guarded(main: Coroutine, results: dict) -> int:
+    """Run the benchmark's coroutine: 0; interrupted: 130; the benchmark itself failed: 2, with why in
+    results["fatal"]. Every server it started is stopped either way."""
+    try:
+        asyncio.run(main)
+        return 0
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        results["fatal"] = "interrupted"
+        return 130
+    except Exception as e:  # noqa: BLE001 - the benchmark itself could not run: say why, clean up, exit 2
+        results["fatal"] = f"{type(e).__name__}: {e}"
+        return 2
+    finally:
+        for server in list(SERVERS):
+            stop_server(server)
+
+
+def finish(results: dict, out: str | None, code: int) -> int:
+    """A benchmark's last words: why it did not complete (if so), and its raw results as JSON in `out`."""
+    if results.get("fatal"):
+        print(f"benchmark did not complete: {results['fatal']}", file=sys.stderr)
+    if out:
+        Path(out).write_text(json.dumps(results, indent=1, default=str))
+        print(f"raw results: {out}")
     return code
 
 

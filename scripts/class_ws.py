@@ -46,7 +46,7 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
-from class_browsers import ROOT, SERVERS, app_env, start_server, stop_server, stop_workers, wait_port
+from class_browsers import ROOT, app_env, finish, guarded, start_server, stop_server, stop_workers, wait_port
 from class_browsers_sampler import Sampler, pss
 from class_ws_client import Session, mint_user_cookie
 from class_ws_figures import level_figures, print_curve, print_level
@@ -295,28 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sys.path.insert(0, str(ROOT))
     out: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "args": vars(args), "levels": []}
-    code = 0
     with tempfile.TemporaryDirectory(prefix="ae-lab-ws-") as tmp:
-        try:
-            asyncio.run(run(args, Path(tmp), out))
-        except KeyboardInterrupt:
-            out["fatal"], code = "interrupted", 130
-        except Exception as e:  # noqa: BLE001 - the benchmark itself could not run: say why, clean up, exit 2
-            out["fatal"], code = f"{type(e).__name__}: {e}", 2
-        finally:
-            for server in list(SERVERS):
-                stop_server(server)
+        code = guarded(run(args, Path(tmp), out), out)
     if out["levels"]:
         print_curve(out["levels"])
     if out.get("browser_cpu"):
         from class_ws_browser import print_browser_cpu
         print_browser_cpu(out["browser_cpu"])
-    if out.get("fatal"):
-        print(f"benchmark did not complete: {out['fatal']}", file=sys.stderr)
-    if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1, default=str))
-        print(f"raw results: {args.out}")
-    return code
+    return finish(out, args.out, code)
 
 
 if __name__ == "__main__":

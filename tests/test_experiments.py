@@ -30,25 +30,31 @@ def post(root, values=BETAS, **kw):
     return Experiments(root).post(PROF, **args)
 
 
-@pytest.mark.parametrize("raw, setting, msg", [
-    ("0, 1, 2000", "beta", "β = 2000 is out of range: use values from 0 to 1000"),
-    ("-1, 1", "beta", "β = -1 is out of range"),
-    ("nan, 1", "beta", "β = nan is out of range"),
-    ("inf, 1", "beta", "β = inf is out of range"),
-    ("0, one, 2", "beta", "'one' is not a number"),
+# β values, then the other settings
+BAD_BETAS = [
+    ("0, 1, 2000", "β = 2000 is out of range: use values from 0 to 1000"),
+    ("-1, 1", "β = -1 is out of range"),
+    ("nan, 1", "β = nan is out of range"),
+    ("inf, 1", "β = inf is out of range"),
+    ("0, one, 2", "'one' is not a number"),
+    ("1, 1", "a value is listed twice"),
+    ("4", "a sweep needs at least 2 values"),
+    ("", "a sweep needs at least 2 values"),
+    (", ".join(str(i) for i in range(17)), f"17 values is too many for one sweep: give at most {MAX_VALUES}"),
+    ("1," * 5000, "characters long (at most 400)"),
+    (list(range(10**6)), "1,000,000 values is too many"),
+    ([True, 2], "'True' is not a number"),
+    ({"a": 1}, "the values must be a list of numbers"),
+]
+BAD_OTHERS = [
     ("2, 2.5, 4", "latent_dim", "latent size takes whole numbers, got 2.5"),
     ("0, 300", "latent_dim", "latent size = 0 is out of range: use values from 1 to 256"),
-    ("1, 1", "beta", "a value is listed twice"),
-    ("4", "beta", "a sweep needs at least 2 values"),
-    ("", "beta", "a sweep needs at least 2 values"),
-    (", ".join(str(i) for i in range(17)), "beta", f"17 values is too many for one sweep: give at most {MAX_VALUES}"),
-    ("1," * 5000, "beta", "characters long (at most 400)"),
-    (list(range(10**6)), "beta", "1,000,000 values is too many"),
-    ([True, 2], "beta", "'True' is not a number"),
-    ({"a": 1}, "beta", "the values must be a list of numbers"),
     ("1, 2", "hidden", "'hidden' cannot be swept: choose one of beta, latent_dim, lr, seed"),
     ("1, 2", "../../etc", "'../../etc' cannot be swept"),
-])
+]
+
+
+@pytest.mark.parametrize("raw, setting, msg", [(r, "beta", m) for r, m in BAD_BETAS] + BAD_OTHERS)
 def test_hostile_values_get_one_line(raw, setting, msg):
     with pytest.raises(ExperimentError) as e:
         parse_values(raw, setting)

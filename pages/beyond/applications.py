@@ -22,6 +22,7 @@ from engine.teaching.lessons import default_size, epochs_specs, regularizer_spec
 from ui.background import ensure_runs
 from ui.draw.images import show_grid
 from ui.draw.plots import anomaly_histogram, lines, roc_chart
+from ui.draw.vega import show_chart
 from ui.runs import anomaly_reports, load_model
 
 st.title("Applications")
@@ -65,9 +66,8 @@ with tab_c:
         ms = models(specs)
         rows += [r for r in compression_table(data.train_x[:1], x, {c.latent_dim: ms[k] for k, c in specs.items()}, KS)
                  if r["method"] == "autoencoder"]
-    st.altair_chart(lines(rows, "k", "error", "method", "Held-out reconstruction error vs code size", log_y=True,
-                          x_title="code size k", y_title="squared error per image", height=320),
-                    width="stretch")
+    show_chart(lines, rows, "k", "error", "method", "Held-out reconstruction error vs code size", log_y=True,
+               x_title="code size k", y_title="squared error per image", height=320)
     st.dataframe(pd.DataFrame(rows).pivot(index="k", columns="method", values="error").round(2))
     st.caption("Same 1,000 held-out digits for both; the error is the squared error per image with pixels in [0, 1]. "
                "Autoencoders: 784-256-k-256-784 MLPs, sigmoid output.")
@@ -117,11 +117,11 @@ with tab_a:
                                                             "0.5 = no better than chance")
         a, b = st.columns(2)
         with a:
-            st.altair_chart(roc_chart(reports), width="stretch")
+            show_chart(roc_chart, reports)
         with b:
             which = st.selectbox("Score", list(reports), key="an_score")
-            st.altair_chart(anomaly_histogram(reports[which], "score", f"anomaly ({digit})", "normal",
-                                              f"{which}: normal vs anomalous digits"), width="stretch")
+            show_chart(anomaly_histogram, reports[which], "score", f"anomaly ({digit})", "normal",
+                       f"{which}: normal vs anomalous digits")
         r = reports[which]
         show_grid(r["top"], f"The 16 most anomalous held-out digits by {which} (labels: "
                             f"{', '.join(map(str, r['top_labels']))}; {r['precision_at_top']:.0%} are {digit}s)",

@@ -10,6 +10,7 @@ from engine.teaching import graph_ae as gae
 from ui.classroom.limits import Busy, bounded, graph_refusal, max_epochs
 from ui.draw.images import matrix_picture
 from ui.draw.physics import graph_chart, history_chart
+from ui.draw.vega import show_chart
 
 st.title("Graph autoencoders")
 st.markdown(
@@ -88,10 +89,10 @@ with left:
         names = [str(i) for i in range(g.n)]
     else:
         names = [f"({int(a)}, {int(b)})" for a, b in g.positions.tolist()]
-    st.altair_chart(graph_chart(xy, g.labels, g.classes, g.edges(), names), width="stretch")
+    show_chart(graph_chart, xy, g.labels, g.classes, g.edges(), names)
 with right:
     st.markdown("**Training**: the loss and the AUC on a few validation edges.")
-    st.altair_chart(history_chart(res.history), width="stretch")
+    show_chart(history_chart, res.history)
     with torch.no_grad():
         p = torch.sigmoid(res.embedding @ res.embedding.T)
     st.markdown("**Reconstructed adjacency** σ(z zᵀ) (left) vs the real one (right).")

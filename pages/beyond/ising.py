@@ -15,6 +15,7 @@ from ui.background import job_progress, launch
 from ui.classroom.limits import Busy, bounded, ising_refusal
 from ui.draw.images import show_grid, spin_images
 from ui.draw.physics import latent_vs, observables_chart, recon_vs_t
+from ui.draw.vega import show_chart
 from ui.runs import checkpoint_mtime, download_button, load_model
 from ui.runs import runs as runs_of
 
@@ -93,7 +94,7 @@ st.success(f"Dataset **{name}**: {len(data.spins):,} configurations, {params.L}�
            icon=":material/check_circle:")
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(observables_chart(ising.per_temperature(data), TC), width="stretch")
+    show_chart(observables_chart, ising.per_temperature(data), TC)
 with right:
     picks = [int((data.temp_index == k).nonzero()[0]) for k in range(len(params.temps))]
     show_grid(spin_images(data.spins[picks]),
@@ -157,17 +158,17 @@ st.caption(f"Held-out configurations: {len(df):,}. Correlation of {zsel} with m:
 a, b = st.columns(2)
 with a:
     st.markdown("**Latent vs temperature.** Below T_c two branches (m ≈ +1 and m ≈ −1), merging above it.")
-    st.altair_chart(latent_vs(df, "T", "temperature T", zsel, "abs_m", "|m|", tc=TC), width="stretch")
+    show_chart(latent_vs, df, "T", "temperature T", zsel, "abs_m", "|m|", tc=TC)
 with b:
     st.markdown("**Latent vs magnetization m.** A (nearly) monotone curve: the code has learned the order parameter.")
-    st.altair_chart(latent_vs(df, "m", "magnetization m", zsel, "T", "T"), width="stretch")
+    show_chart(latent_vs, df, "m", "magnetization m", zsel, "T", "T")
 a, b = st.columns(2)
 with a:
     st.markdown("**Reconstruction error vs T.** Ordered states are easy to rebuild, disordered ones are not: the "
                 "error rises across T_c.")
-    st.altair_chart(recon_vs_t(df, TC), width="stretch")
+    show_chart(recon_vs_t, df, TC)
 with b:
     st.markdown("**|latent| vs |m|.**")
     df2 = df.assign(abs_z=df[zsel].abs())
-    st.altair_chart(latent_vs(df2, "abs_m", "|m|", "abs_z", "T", "T", z_title=f"|{zsel}|"), width="stretch")
+    show_chart(latent_vs, df2, "abs_m", "|m|", "abs_z", "T", "T", z_title=f"|{zsel}|")
 download_button(run_id, "ising_dl")

@@ -9,6 +9,7 @@ from ui.backend import store
 from ui.draw.images import pixel_error, show_grid
 from ui.draw.plots import lines, scatter
 from ui.draw.tables import comparison, short_name
+from ui.draw.vega import show_chart
 from ui.runs import runs, snapshot
 
 st.title("Compare runs")
@@ -37,12 +38,12 @@ a, b = st.columns(2)
 metric = a.radio("Curve", ["held-out pixel error", "held-out loss", "held-out KL"], horizontal=True, key="cmp_metric")
 pts = [r for r in curves if r[metric] is not None]
 if pts:
-    a.altair_chart(lines(pts, "epoch", metric, "run", f"{metric} per epoch"), width="stretch")
+    show_chart(lines, pts, "epoch", metric, "run", f"{metric} per epoch", where=a)
     a.caption("The loss is in each run's own units (MSE or BCE, mean or sum): compare losses only between runs "
               "with the same loss; the pixel error compares everything.")
 if plane:
-    b.altair_chart(scatter(plane, "rate = KL (nats)", "distortion = pixel error", color="run",
-                           title="Rate–distortion plane (AEs sit at KL = 0)"), width="stretch")
+    show_chart(scatter, plane, "rate = KL (nats)", "distortion = pixel error", color="run",
+               title="Rate–distortion plane (AEs sit at KL = 0)", where=b)
     b.caption("Lower-left is better on both. Moving along a β sweep trades one for the other.")
 st.dataframe(table, hide_index=True)
 

@@ -23,6 +23,7 @@ from engine.teaching.posterior import ellipse, prior_contours
 from ui.backend import store
 from ui.draw.charts import bar_chart
 from ui.draw.images import show_grid, show_shared_grid
+from ui.draw.vega import show_chart
 from ui.heldout import heldout_errors, heldout_images, posteriors
 from ui.latent.canvas import digit_report, draw_digit, drawn_code_layers, model_input
 from ui.latent.interpolation import interpolation_panel
@@ -156,8 +157,8 @@ if cfg.variational and (kd := kl_per_dim(rid)):
     st.subheader("Which latent dimensions carry information")
     bars, maths = st.columns([3, 2])
     with bars:
-        st.altair_chart(bar_chart(kd, "KL per image (nats)", [f"z{i + 1}" for i in range(len(kd))],
-                                  x_title="latent dimension"), width="stretch")
+        show_chart(bar_chart, kd, "KL per image (nats)", [f"z{i + 1}" for i in range(len(kd))],
+                   x_title="latent dimension")
     with maths:
         st.latex(fm.kl_closed_form())
         st.latex(fm.kl_sum(kd))

@@ -9,6 +9,7 @@ from engine.teaching import formulas as fm
 from ui.backend import store
 from ui.draw.charts import bar_chart
 from ui.draw.images import pixel_error, show_grid
+from ui.draw.vega import show_chart
 from ui.pickers import run_picker, snapshot_epoch_slider
 from ui.runs import config_of, runs, snapshot
 
@@ -55,8 +56,7 @@ with tab_one:
                 slow_hint(rid)
             with right:
                 st.latex(fm.pixel_error(float(err.mean()), int(np.prod(snap["orig"].shape[1:]))))
-                st.altair_chart(bar_chart(err.tolist(), "squared error per pixel", x_title="held-out image #"),
-                                width="stretch")
+                show_chart(bar_chart, err.tolist(), "squared error per pixel", x_title="held-out image #")
                 cfg = config_of(rid)
                 if cfg is not None:
                     kind = "VAE" if cfg.variational else "AE"

@@ -20,6 +20,7 @@ from ui.draw.theory import (
     peaking_chart,
     spread_chart,
 )
+from ui.draw.vega import show_chart, spec
 from ui.heldout import heldout_images, posteriors
 from ui.pickers import run_picker
 from ui.runs import config_of, kl_per_dim, model_or_error
@@ -72,7 +73,7 @@ else:
     p = agg["pooled"]
     left, right = st.columns([3, 2])
     with left:
-        st.altair_chart(aggregate_chart(histogram(agg["z"]), histogram(mu[:, active])), width="stretch")
+        show_chart(aggregate_chart, histogram(agg["z"]), histogram(mu[:, active]))
         st.caption(f"{len(mu):,} held-out digits, one draw z = μ + σ·ε each, pooled over the {len(active)} "
                    f"informative dimensions (KL > 0.1 nats). Black: the N(0, 1) density.")
     with right:
@@ -81,8 +82,7 @@ else:
         st.markdown("The KL term pulls every q(z|x) toward N(0, I), so their mixture over the data — the "
                     "**aggregate** posterior — should be N(0, I), the distribution we sample new z from. "
                     + aggregate_text(p))
-    st.altair_chart(spread_chart(agg["std_mu"].tolist(), agg["std_z"].tolist(), agg["mean_var"].sqrt().tolist()),
-                    width="stretch")
+    show_chart(spread_chart, agg["std_mu"].tolist(), agg["std_z"].tolist(), agg["mean_var"].sqrt().tolist())
     st.caption("Per informative dimension: the spread of the means, the typical posterior σ, and the spread of the "
                "aggregate z. Dashed: the prior's standard deviation, 1.")
 
@@ -96,12 +96,12 @@ with left:
                 "raising σ makes reconstruction harder.\n\nThe two terms counteract; β sets the exchange rate.")
 with right:
     st.latex(fm.vae_loss())
-charts = dynamics_charts(history.get("epochs") or []) if rid else []
+charts = spec(dynamics_charts, history.get("epochs") or []) if rid else []
 if not charts:
     st.info("The held-out reconstruction, KL and σ per epoch appear here for a VAE run.")
 else:
-    for col, chart in zip(st.columns(3), charts, strict=True):
-        col.altair_chart(chart, width="stretch")
+    for col, one in zip(st.columns(3), charts, strict=True):
+        col.vega_lite_chart(one, width="stretch")
     st.markdown(dynamics_text(history.get("epochs") or []) or "")
     st.caption("This run, after each epoch, on held-out digits.")
 
@@ -147,7 +147,7 @@ with left:
 with right:
     n_train = 5
     rows = peaking(n_train=n_train)
-    st.altair_chart(peaking_chart(rows, n_train), width="stretch")
+    show_chart(peaking_chart, rows, n_train)
     best = best_dim(rows)
     st.caption(f"The **peaking phenomenon** (Trunk's example): two Gaussian classes N(±m, I) with m_j = 1/√j. Each "
                f"extra feature adds signal, yet with means estimated from {n_train} samples per class the error is "

@@ -12,6 +12,7 @@ from ui.backend import store
 from ui.background import cancel_button
 from ui.draw.charts import epoch_chart
 from ui.draw.tables import merge_runs, metrics_table, overview, settings_table
+from ui.draw.vega import spec
 from ui.nav import go, link
 from ui.runs import download_button, heldout_count, runs
 from ui.state import RUN_KEY, select_run
@@ -108,9 +109,9 @@ with left:
         st.dataframe(metrics_table(r["heldout"]), hide_index=True, width="stretch")
 with right:
     hist = s.history(pick)
-    ch = epoch_chart(hist.get("epochs") or [], "recon")
+    ch = spec(epoch_chart, hist.get("epochs") or [], "recon")
     if ch is not None:
         st.markdown("**Reconstruction per epoch: training vs held-out** (a growing gap means overfitting)")
-        st.altair_chart(ch, width="stretch")
+        st.vega_lite_chart(ch, width="stretch")
 
 limits_panel()  # classroom mode: the class limits (instructors can change them)

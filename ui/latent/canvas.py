@@ -19,6 +19,7 @@ from engine.teaching.posterior import ellipse, posterior_params
 
 from ..draw.charts import marked_histogram
 from ..draw.images import show_grid
+from ..draw.vega import show_chart
 from ..latent_map.layers import Domain, Spec, curve_layer, marker_layer
 
 CANVAS = 252  # pixels: 9× an MNIST digit
@@ -59,8 +60,7 @@ def digit_report(model: Autoencoder, x: torch.Tensor, heldout_errors: torch.Tens
     st.caption(f"Reconstructed worse than {pct:.0f}% of {len(heldout_errors):,} held-out digits: {verdict(pct)}. "
                "A model can only rebuild what it has learned to encode — draw a letter or a smiley to see the "
                "score jump.")
-    chart = marked_histogram(heldout_errors.tolist(), score, "reconstruction error", "your digit")
-    st.altair_chart(chart, width="stretch")
+    show_chart(marked_histogram, heldout_errors.tolist(), score, "reconstruction error", "your digit")
 
 
 def drawn_code_layers(model: Autoencoder, x: torch.Tensor, proj: dict,

@@ -11,6 +11,7 @@ from engine.teaching.lessons import LESSONS, denoising_evidence
 
 from ..draw.images import show_row
 from ..draw.plots import histogram
+from ..draw.vega import show_chart
 from .view import lesson_runs
 
 
@@ -53,8 +54,8 @@ def show_contractive(c: dict, size: str) -> None:
     cols[1].metric("latent movement, penalty off", f"{c['uncontracted']['relative']:.3f}")
     rows = [{"model": m, "movement": v} for m, k in (("penalty on", "contractive"), ("penalty off", "uncontracted"))
             for v in c[k]["movement"]]
-    st.altair_chart(histogram(rows, "movement", "model", f"How far the code moves when each input gets noise of "
-                              f"std {c['eps']}", x_title="‖E(x+δ) − E(x)‖ / spread of the codes"), width="stretch")
+    show_chart(histogram, rows, "movement", "model", f"How far the code moves when each input gets noise of "
+               f"std {c['eps']}", x_title="‖E(x+δ) − E(x)‖ / spread of the codes")
     st.caption(f"Movement is relative to the codes' overall spread, so shrinking the whole code does not count. "
                f"Reconstruction error: {c['contractive']['mse01']:.1f} (on) vs {c['uncontracted']['mse01']:.1f} (off).")
 
@@ -86,8 +87,8 @@ def show_sparsity(s: dict, size: str) -> None:
         "on, so the spread over units is small. The lecture names the target ρ̂ and the measured mean ρ; Ng the other "
         "way round.")
     rows = [{"model": name, "activation": v} for k, name in SPARSE for v in s[k]["sample"]]
-    st.altair_chart(histogram(rows, "activation", "model", "Activations of the 1,024 code units on 50 digits",
-                              y_title="activations"), width="stretch")
+    show_chart(histogram, rows, "activation", "model", "Activations of the 1,024 code units on 50 digits",
+               y_title="activations")
     st.caption("Spread over units = standard deviation of the units' mean activations ρ̂ⱼ; spread over inputs = of "
                "the digits' mean activations ρ(x); silent = units whose mean is below 0.01; error = held-out "
                "reconstruction error per image.")

@@ -12,6 +12,7 @@ from engine.teaching.lessons.architecture import ARMS
 
 from ..draw.images import show_grid, show_row
 from ..draw.plots import bars, error_lines, lines, numeric_order, scatter
+from ..draw.vega import show_chart
 from ..latent_map.layers import DIGIT_SCHEME
 from .regularizers import show_regularizers
 from .view import hedge, latent_explorer, pm, spread_chart
@@ -49,8 +50,8 @@ def show_mlp_cnn(ev: dict, size: str) -> None:
         rows = [{"run": SHORT[k], "shift (pixels)": s, "mean": g["mean"], "lo": g["mean"] - g["spread"],
                  "hi": g["mean"] + g["spread"]} for k in ARMS for s, g in zip(ev["shifts"], ev[k]["growth"],
                                                                               strict=True)]
-        st.altair_chart(error_lines(rows, "shift (pixels)", "run", "Error growth when the digit moves",
-                                    y_title="extra error / image"), width="stretch")
+        show_chart(error_lines, rows, "shift (pixels)", "run", "Error growth when the digit moves",
+                   y_title="extra error / image")
     _mlp_cnn_findings(ev, lab)
     table = [{"run": lab[k], "code size": ev[k]["latent_dim"], "weights": f"{ev[k]['params']:,}",
               "held-out error": pm(ev[k]["seeds"]), "extra error at 2 px shift": pm(ev[k]["growth"][
@@ -91,7 +92,7 @@ def show_ae_latent(ev: dict, size: str) -> None:
     st.caption("The AE's whole loss (lecture): rebuild x. Nothing in it says where the codes E(x) should lie.")
     a, b = st.columns(2)
     with a:
-        st.altair_chart(latent_plot(ev, "Codes of 1,000 held-out digits"), width="stretch")
+        show_chart(latent_plot, ev, "Codes of 1,000 held-out digits")
     with b:
         show_grid(ev["grid"], f"Decoding a {ev['n_grid']}×{ev['n_grid']} grid over the same box "
                               f"(z₁ {ev['lo'][0]:.1f}…{ev['hi'][0]:.1f}, z₂ {ev['lo'][1]:.1f}…{ev['hi'][1]:.1f})",
@@ -111,8 +112,8 @@ def show_ae_latent(ev: dict, size: str) -> None:
 def show_vae_latent(ev: dict, size: str) -> None:
     a, b = st.columns(2)
     with a:
-        st.altair_chart(latent_plot(ev, "VAE: means μ of 1,000 held-out digits"), width="stretch")
-        st.altair_chart(latent_plot(ev["ae"], "AE (lesson 2) for comparison"), width="stretch")
+        show_chart(latent_plot, ev, "VAE: means μ of 1,000 held-out digits")
+        show_chart(latent_plot, ev["ae"], "AE (lesson 2) for comparison")
     with b:
         show_grid(ev["grid"], f"Decoding a {ev['n_grid']}×{ev['n_grid']} grid over [-2.5, 2.5]²",
                   nrow=ev["n_grid"], scale=2)
@@ -140,23 +141,21 @@ def show_beta(ev: dict, size: str) -> None:
     with a:
         pts = [{"β": f"{r['beta']:g}", "KL (rate, nats)": r["kl"], "reconstruction (distortion)": r["recon"]}
                for r in rows]
-        st.altair_chart(scatter(pts, "KL (rate, nats)", "reconstruction (distortion)", color="β", label="β",
-                                title="Rate–distortion plane: one point per β", sort=order), width="stretch")
+        show_chart(scatter, pts, "KL (rate, nats)", "reconstruction (distortion)", color="β", label="β",
+                   title="Rate–distortion plane: one point per β", sort=order)
     with b:
         curves = [{**c, "β": f"{c['beta']:g}"} for c in ev["curves"]]
-        st.altair_chart(lines(curves, "epoch", "kl", "β", "Held-out KL per epoch", sort=order,
-                              y_title="KL (nats)"), width="stretch")
-        st.altair_chart(lines(curves, "epoch", "recon", "β", "Held-out reconstruction (BCE) per epoch", sort=order,
-                              y_title="reconstruction (BCE)"),
-                        width="stretch")
+        show_chart(lines, curves, "epoch", "kl", "β", "Held-out KL per epoch", sort=order, y_title="KL (nats)")
+        show_chart(lines, curves, "epoch", "recon", "β", "Held-out reconstruction (BCE) per epoch", sort=order,
+                   y_title="reconstruction (BCE)")
     table = pd.DataFrame([{"β": r["beta"], "reconstruction": r["recon"], "KL": r["kl"], "pixel error": r["mse01"],
                            "posterior std σ": r["posterior_std"],
                            f"active dims (of {ev['latent_dim']})": r["active_dims"]} for r in rows])
     st.dataframe(table.round(3), hide_index=True)
     kd = [{"β": f"{r['beta']:g}", "dimension": i + 1, "KL": v} for r in rows for i, v in enumerate(r["kl_per_dim"])]
     if kd:
-        st.altair_chart(bars(kd, "dimension", "KL", color="β", title="KL per latent dimension (near 0 = switched off)",
-                             y_title="KL (nats)", sort=order), width="stretch")
+        show_chart(bars, kd, "dimension", "KL", color="β", title="KL per latent dimension (near 0 = switched off)",
+                   y_title="KL (nats)", sort=order)
     st.caption(f"A dimension counts as active when its KL exceeds {ev['active_threshold']:g} nats. One seed per β "
                "(this lesson is not replicated over seeds).")
     show_row(ev["orig"], "held-out digits")
@@ -186,14 +185,13 @@ def show_epochs(ev: dict, size: str) -> None:
         show_grid(imgs[e], f"epoch {e}: the same 16 codes", nrow=4, scale=3)
     a, b = st.columns(2)
     with a:
-        st.altair_chart(lines([{**c, "curve": "held-out −ELBO"} for c in ev["curve"]], "epoch", "loss", "curve",
-                              "Held-out loss (negative ELBO) per epoch"), width="stretch")
+        show_chart(lines, [{**c, "curve": "held-out −ELBO"} for c in ev["curve"]], "epoch", "loss", "curve",
+                   "Held-out loss (negative ELBO) per epoch")
     with b:
         rows = [{"epoch": d["epoch"], "value": d[m], "measure": name} for d in ev["digitness"]
                 for m, name in (("stroke_share", "stroke share"), ("confidence", "classifier confidence"))]
         if rows:
-            st.altair_chart(lines(rows, "epoch", "value", "measure", "How digit-like the 64 samples are"),
-                            width="stretch")
+            show_chart(lines, rows, "epoch", "value", "measure", "How digit-like the 64 samples are")
     real = ev["real"]
     st.caption(f"Real held-out digits: stroke share {real['stroke_share']:.2f}, classifier confidence "
                f"{real['confidence']:.2f}. Stroke share = bright ink / all ink; confidence = how sure a plain digit "
@@ -212,8 +210,8 @@ def show_complete(ev: dict, size: str) -> None:
     rows = [{"model": f"{k}-complete (k={ev[k]['latent_dim']})", "input": inp, "relative error": ev[k][f"rel_{key}"]}
             for k in ("under", "over") for inp, key in (("held-out digits", "digits"), ("shapes", "shapes"),
                                                         ("noise", "noise"))]
-    st.altair_chart(bars(rows, "input", "relative error", color="model",
-                         title="Reconstruction error / input energy (0 = perfect copy)"), width="stretch")
+    show_chart(bars, rows, "input", "relative error", color="model",
+               title="Reconstruction error / input energy (0 = perfect copy)")
 
 
 def show_curse(ev: dict, size: str) -> None:
@@ -225,8 +223,7 @@ def show_curse(ev: dict, size: str) -> None:
         d = st.select_slider("Dimension d", options=[r["d"] for r in ev["volume"]], value=10, key="lesson_curse_d")
         ratio = ev["volume"][d - 1]["ratio"]
         st.latex(fm.hypersphere_ratio(d, ratio))
-        st.altair_chart(lines(vol, "d", "V_sphere / V_cube", "curve",
-                              "The ratio against d (log scale)", log_y=True), width="stretch")
+        show_chart(lines, vol, "d", "V_sphere / V_cube", "curve", "The ratio against d (log scale)", log_y=True)
         st.caption(f"d = 2: {ev['volume'][1]['ratio']:.4f} (π/4) · d = 3: {ev['volume'][2]['ratio']:.4f} (π/6) · "
                    f"d = 10: {ev['volume'][9]['ratio']:.2e} · d = 30: {ev['volume'][29]['ratio']:.1e}")
     with b:
@@ -235,9 +232,8 @@ def show_curse(ev: dict, size: str) -> None:
                    "exponentially (the lecture's peaking phenomenon — with a fixed sample, more features eventually "
                    "predict worse).")
         dist = [{"d": r["d"], "max / min distance": r["ratio"], "curve": "500 random points"} for r in ev["distance"]]
-        st.altair_chart(lines(dist, "d", "max / min distance", "curve",
-                              "Farthest / nearest neighbour of a random point", log_y=True, log_x=True,
-                              x_title="d (log scale)"), width="stretch")
+        show_chart(lines, dist, "d", "max / min distance", "curve", "Farthest / nearest neighbour of a random point",
+                   log_y=True, log_x=True, x_title="d (log scale)")
         st.caption(" · ".join(f"d={r['d']}: {r['ratio']:.2f}" for r in ev["distance"][-4:]))
 
 

@@ -15,6 +15,7 @@ from engine.teaching.tour import TOUR, TourStep, verdict
 
 from ..background import ensure_runs
 from ..draw.plots import anomaly_histogram
+from ..draw.vega import show_chart
 from ..nav import link
 from ..runs import anomaly_report_of
 from .render import render
@@ -88,8 +89,8 @@ def applications(size: str) -> None:
         r = anomaly_report_of(specs["ae"].run_id(), ANOMALY_DIGIT)
         st.metric(f"AUC: reconstruction error picks out the {ANOMALY_DIGIT}s", f"{r['auc']:.3f}",
                   help="1 = every anomaly scores above every normal digit; 0.5 = chance")
-        st.altair_chart(anomaly_histogram(r, "error", f"a {ANOMALY_DIGIT} (never trained on)", "other digits",
-                                          "Reconstruction error of held-out digits"), width="stretch")
+        show_chart(anomaly_histogram, r, "error", f"a {ANOMALY_DIGIT} (never trained on)", "other digits",
+                   "Reconstruction error of held-out digits")
     link("applications", "Open Applications: compression, denoising, anomalies, generation", ":material/science:")
 
 

@@ -16,6 +16,7 @@ from engine.teaching.posterior import prior_contours
 
 from ..backend import store
 from ..draw.plots import error_bars
+from ..draw.vega import show_chart
 from ..latent_map.explorer import View, hold, map_view, pinned_caption
 from ..latent_map.layers import latent_map_chart, prior_layer
 from ..latent_map.pick import pick_point, show_decoded
@@ -92,7 +93,7 @@ def spread_rows(stats: dict[str, dict]) -> list[dict]:
 
 
 def spread_chart(stats: dict[str, dict], title: str, x_title: str) -> None:
-    st.altair_chart(error_bars(spread_rows(stats), "run", title, x_title=x_title), width="stretch")
+    show_chart(error_bars, spread_rows(stats), "run", title, x_title=x_title)
 
 
 def hedge(separated: bool, strong: str, weak: str) -> str:

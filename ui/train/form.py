@@ -58,9 +58,14 @@ def to_settings(values: dict, preset: str) -> tuple[dict, list[str]]:
 
 def param_count(cfg: RunConfig, shape: tuple[int, ...]) -> int:
     """Parameters of the model `cfg` builds for images of `shape`, counted on PyTorch's meta device (no
-    weights are allocated: a huge MLP costs nothing)."""
+    weights are allocated: a huge MLP costs nothing); cached per settings (every Train rerun counts them)."""
+    return _params(cfg.model_dump_json(), tuple(shape))
+
+
+@lru_cache(maxsize=256)
+def _params(cfg_json: str, shape: tuple[int, ...]) -> int:
     with torch.device("meta"):
-        return n_params(build_model(cfg, shape))
+        return n_params(build_model(RunConfig.model_validate_json(cfg_json), shape))
 
 
 def check(cfg: RunConfig) -> tuple[list[str], list[str], int | None]:
