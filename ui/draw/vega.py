@@ -27,10 +27,11 @@ from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from .images import SHARED
 
-MAX_SPECS = 512  # specs kept per server (a spec is its chart's rows as Arrow: a few KB to ~1 MB)
+MAX_SPECS = 256  # specs kept per server (a spec is its chart's rows as Arrow: a few KB, under 1 MB at most)
 # Altair's theme and data transformer are process-wide settings: one conversion at a time switches them.
 _LOCK = threading.Lock()
 _SPECS: OrderedDict[str, Any] = OrderedDict()
+_MISSING = object()
 
 
 class Unhashable(TypeError):
@@ -61,9 +62,9 @@ def _feed(h, x: Any) -> None:
         h.update(b"]")
     elif isinstance(x, dict):
         h.update(b"{")
-        for k in sorted(x, key=repr):
+        for k, v in x.items():  # in order: a builder may draw in its dict's order (legends, bars)
             _feed(h, k)
-            _feed(h, x[k])
+            _feed(h, v)
         h.update(b"}")
     elif isinstance(x, torch.Tensor):
         _feed(h, x.detach().cpu().float().numpy() if x.is_floating_point() else x.detach().cpu().numpy())
@@ -97,8 +98,9 @@ def spec(builder: Callable[..., Any], *args, **kwargs) -> Any:
     except Unhashable:
         return _build(builder, args, kwargs)
     key = h.hexdigest()
-    if key in _SPECS:
-        return _SPECS[key]
+    got = _SPECS.get(key, _MISSING)  # one lookup: another thread may evict between two
+    if got is not _MISSING:
+        return got
     made = _build(builder, args, kwargs)  # outside any lock: two first views may both build it, then agree
     _SPECS[key] = made
     while len(_SPECS) > MAX_SPECS:
