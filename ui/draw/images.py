@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Callable, Hashable
 
 import numpy as np
@@ -13,6 +14,28 @@ import streamlit as st
 # Pictures every session draws alike (a run's decoder over its map) are drawn and encoded once per server;
 # AE_LAB_SHARE_ACROSS_SESSIONS=0 draws them in every script run again (scripts/class_ws.py compares the two).
 SHARED = os.environ.get("AE_LAB_SHARE_ACROSS_SESSIONS", "1") != "0"
+MAX_SHARED = 512  # results `shared` keeps per server, oldest dropped first (σ-ellipses, spacings, chart specs)
+_SHARED: dict = {}  # key -> what `shared` computed once for every session
+_SHARED_LOCK = threading.Lock()  # writers only: a lookup is one dict.get
+_MISSING = object()
+
+
+def shared(key: Hashable, make: Callable):
+    """`make()` once per server for `key`: what every session and rerun computes alike (a model's σ-ellipses on a
+    plane, a map's typical spacing, a chart's spec). Each session's own script run computed it again, and under a
+    class's load those runs queued for the GIL. Two first calls may both make it; then they agree.
+    AE_LAB_SHARE_ACROSS_SESSIONS=0: no sharing."""
+    if not SHARED:
+        return make()
+    got = _SHARED.get(key, _MISSING)  # one lookup: another thread may evict between two
+    if got is not _MISSING:
+        return got
+    made = make()  # outside the lock: one slow make holds nobody else up
+    with _SHARED_LOCK:
+        _SHARED[key] = made
+        while len(_SHARED) > MAX_SHARED:
+            del _SHARED[next(iter(_SHARED))]
+    return made
 
 
 def to_unit(images) -> np.ndarray:

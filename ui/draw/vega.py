@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -25,13 +24,10 @@ import streamlit as st
 import torch
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
-from .images import SHARED
+from .images import SHARED, shared
 
-MAX_SPECS = 256  # specs kept per server (a spec is its chart's rows as Arrow: a few KB, under 1 MB at most)
 # Altair's theme and data transformer are process-wide settings: one conversion at a time switches them.
 _LOCK = threading.Lock()
-_SPECS: OrderedDict[str, Any] = OrderedDict()
-_MISSING = object()
 
 
 class Unhashable(TypeError):
@@ -67,7 +63,8 @@ def _feed(h, x: Any) -> None:
             _feed(h, v)
         h.update(b"}")
     elif isinstance(x, torch.Tensor):
-        _feed(h, x.detach().cpu().float().numpy() if x.is_floating_point() else x.detach().cpu().numpy())
+        t = x.detach().cpu()
+        _feed(h, (t.float() if t.dtype == torch.bfloat16 else t).numpy())  # numpy has no bfloat16
     elif isinstance(x, np.ndarray | np.generic):
         a = np.ascontiguousarray(x)
         h.update(f"nd:{a.dtype.str}:{a.shape};".encode() + a.tobytes())
@@ -97,15 +94,7 @@ def spec(builder: Callable[..., Any], *args, **kwargs) -> Any:
         _feed(h, (args, kwargs))
     except Unhashable:
         return _build(builder, args, kwargs)
-    key = h.hexdigest()
-    got = _SPECS.get(key, _MISSING)  # one lookup: another thread may evict between two
-    if got is not _MISSING:
-        return got
-    made = _build(builder, args, kwargs)  # outside any lock: two first views may both build it, then agree
-    _SPECS[key] = made
-    while len(_SPECS) > MAX_SPECS:
-        _SPECS.popitem(last=False)
-    return made
+    return shared(("vega", h.hexdigest()), lambda: _build(builder, args, kwargs))
 
 
 def show_chart(builder: Callable[..., Any], *args, where: Any = None, width: str = "stretch", **kwargs) -> None:

@@ -39,7 +39,7 @@ from engine.teaching.drawing import VERDICTS
 from engine.teaching.latent import nearest, typical_spacing
 from engine.teaching.posterior import ellipse
 
-from ..draw.images import SHARED
+from ..draw.images import shared
 from .layers import Domain
 from .pick import WHERE, current_point, state_keys, where
 
@@ -47,7 +47,6 @@ HERE = Path(__file__).resolve().parent
 NAME = "ae_lab.latent_explorer"
 MODULES = {"nn": "nn.js", "drawing": "drawing.js", "views": "views.js"}
 _EXPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {projection key: (name, payload)}
-_SHARED: dict = {}  # key -> what `shared` computed once for every session
 
 
 @dataclass
@@ -151,19 +150,6 @@ def hold(model: Autoencoder, proj: dict, images: torch.Tensor | None, note: bool
         st.caption(f"In your browser: this run's decoder and encoder ({size / 1e6:.1f} MB of weights) and "
                    f"{len(images):,} held-out images, sent once; hovering and drawing cost the server nothing.")
     return Held(name, int(model.latent_dim), bool(model.variational))
-
-
-def shared(key: tuple, make):
-    """`make()` once per server for `key` (what every session and click of a map computes alike: a model's
-    σ-ellipses on a plane, the map's typical spacing); each session's own script run computed it again, and under
-    a class's load those many small torch calls queued for the GIL. AE_LAB_SHARE_ACROSS_SESSIONS=0: no sharing."""
-    if not SHARED:
-        return make()
-    if key not in _SHARED:
-        if len(_SHARED) >= 256:
-            _SHARED.pop(next(iter(_SHARED)))
-        _SHARED[key] = make()
-    return _SHARED[key]
 
 
 def _plane(proj: dict) -> tuple[bytes, bytes]:
